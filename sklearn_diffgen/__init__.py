@@ -1,0 +1,6 @@
+"""sklearn-diffgen: one-step generative models with a log-density, taught by a diffusion model."""
+
+from ._estimator import DiffusionSupervisedGenerator
+
+__version__ = "0.1.0"
+__all__ = ["DiffusionSupervisedGenerator", "__version__"]

@@ -1,0 +1,177 @@
+r"""Log-density of a one-step generator :math:`x = F(z) + s\,e`, by inversion and the Laplace method.
+
+The generator draws :math:`z \sim N(0, I_d)` and :math:`e \sim N(0, I_d)` and returns
+:math:`x = F(z) + s\,e` with a small noise scale s. Its density is
+
+.. math::
+
+    p(x) = \int N(z; 0, I)\, N(x; F(z), s^2 I)\, dz
+         = (2\pi)^{-d} s^{-d} \int e^{-E(z)}\, dz, \qquad
+    E(z) = \tfrac12 |z|^2 + \tfrac{1}{2 s^2} |x - F(z)|^2 .
+
+The Laplace approximation around the minimiser :math:`z^*` of E, with the Gauss-Newton
+Hessian :math:`I + J^\top J / s^2` (:math:`J = \partial F / \partial z` at :math:`z^*`), gives
+
+.. math::
+
+    \log p(x) \approx -E(z^*) - \tfrac12 \log\det\big(s^2 I + J^\top J\big)
+                      - \tfrac d2 \log 2\pi .
+
+When x is in the range of F this tends, as :math:`s \to 0`, to the change of variables
+:math:`\log N(z^*; 0, I) - \log|\det J(z^*)|` with :math:`F(z^*) = x`. When x is out of
+range it stays finite and falls off as :math:`-|x - F(z^*)|^2 / (2 s^2)`: the honest density
+of the noisy generator there, not a guess.
+
+:math:`z^*` is found by Levenberg-Marquardt from a starting guess (the learned inverse
+network), with exact Jacobians from :func:`torch.func.jacfwd`, in float64 and row by row
+in effect, so the result of a row does not depend on the other rows of the batch.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+from torch.func import jacfwd, vmap
+
+__all__ = ["log_density", "DensityResult", "jacobian"]
+
+
+@dataclass
+class DensityResult:
+    """Output of :func:`log_density`.
+
+    Attributes
+    ----------
+    log_density : Tensor of shape (m,)
+        Laplace log-density of each row.
+    z : Tensor of shape (m, d)
+        The minimiser :math:`z^*` of each row.
+    converged : Tensor of shape (m,), bool
+        Whether Levenberg-Marquardt met its step tolerance.
+    residual : Tensor of shape (m,)
+        :math:`|x - F(z^*)| / s`; rows with a residual of order 1 or below are in range.
+    n_iter : int
+        Iterations run.
+    """
+
+    log_density: Tensor
+    z: Tensor
+    converged: Tensor
+    residual: Tensor
+    n_iter: int
+
+
+def jacobian(F, z: Tensor) -> tuple[Tensor, Tensor]:
+    """Values ``F(z)`` of shape (m, q) and exact Jacobians of shape (m, q, d), row by row.
+
+    Examples
+    --------
+    >>> A = torch.tensor([[2.0, 1.0], [0.0, 3.0]], dtype=torch.float64)
+    >>> y, J = jacobian(lambda z: z @ A.T, torch.ones(4, 2, dtype=torch.float64))
+    >>> bool(torch.equal(J[0], A))
+    True
+    """
+
+    def f(zi):
+        out = F(zi.unsqueeze(0)).squeeze(0)
+        return out, out
+
+    J, y = vmap(jacfwd(f, has_aux=True))(z)
+    return y, J
+
+
+def _energy(z: Tensor, r: Tensor, s2: float) -> Tensor:
+    # s^2 E(z), kept in this scale so that s -> 0 stays well conditioned
+    return 0.5 * s2 * (z * z).sum(dim=1) + 0.5 * (r * r).sum(dim=1)
+
+
+def log_density(
+    F,
+    x: Tensor,
+    z0: Tensor,
+    *,
+    noise: float,
+    max_iter: int = 100,
+    xtol: float = 1e-7,
+) -> DensityResult:
+    r"""Laplace log-density of :math:`x = F(z) + s e` at each row of ``x`` (see the module doc).
+
+    Parameters
+    ----------
+    F : callable
+        The generator, mapping (m, d) to (m, d) in the dtype of ``x`` (float64 advised).
+    x : Tensor of shape (m, d)
+        Points to score.
+    z0 : Tensor of shape (m, d)
+        Starting guesses for :math:`z^*`, for example an inverse network's output.
+    noise : float
+        The noise scale s > 0.
+    max_iter : int
+        Levenberg-Marquardt iterations at most.
+    xtol : float
+        A row has converged when an accepted step is below ``xtol * (1 + |z|)``.
+
+    Returns
+    -------
+    DensityResult
+
+    Notes
+    -----
+    Each iteration costs d forward-mode passes through F plus a d x d Cholesky solve per
+    row, and holds m d x d Jacobians: quick up to a few hundred dimensions, and linear in m.
+
+    Examples
+    --------
+    An affine map :math:`F(z) = A z + c` is in range everywhere, and the density is that
+    of :math:`N(c, A A^\top + s^2 I)`:
+
+    >>> A = torch.tensor([[2.0, 0.0], [1.0, 0.5]], dtype=torch.float64)
+    >>> F = lambda z: z @ A.T + 1.0
+    >>> x = torch.tensor([[0.3, -0.2]], dtype=torch.float64)
+    >>> res = log_density(F, x, torch.zeros_like(x), noise=1e-3)
+    >>> exact = torch.distributions.MultivariateNormal(
+    ...     torch.ones(2, dtype=torch.float64), A @ A.T + 1e-6 * torch.eye(2)).log_prob(x)
+    >>> bool(torch.allclose(res.log_density, exact)), bool(res.converged.all())
+    (True, True)
+    """
+    s2 = float(noise) ** 2
+    m, d = x.shape
+    eye = torch.eye(d, dtype=x.dtype, device=x.device)
+    z = z0.to(x.dtype).clone()
+    y, J = jacobian(F, z)
+    r = x - y
+    e = _energy(z, r, s2)
+    lam = torch.full((m,), 1e-3, dtype=x.dtype, device=x.device)
+    converged = torch.zeros(m, dtype=torch.bool, device=x.device)
+    it = 0
+    for it in range(1, max_iter + 1):
+        act = (~converged).nonzero().squeeze(1)
+        if act.numel() == 0:
+            it -= 1
+            break
+        za, ra, Ja, la = z[act], r[act], J[act], lam[act]
+        H = s2 * eye + Ja.transpose(1, 2) @ Ja
+        g = s2 * za - (Ja.transpose(1, 2) @ ra.unsqueeze(2)).squeeze(2)
+        damp = la * H.diagonal(dim1=1, dim2=2).mean(dim=1)
+        step = -torch.linalg.solve(H + damp[:, None, None] * eye, g)
+        z_try = za + step
+        y_try, J_try = jacobian(F, z_try)
+        r_try = x[act] - y_try
+        e_try = _energy(z_try, r_try, s2)
+        ok = e_try <= e[act]
+        # accept improving steps; rescale the damping either way
+        z[act] = torch.where(ok[:, None], z_try, za)
+        r[act] = torch.where(ok[:, None], r_try, ra)
+        J[act] = torch.where(ok[:, None, None], J_try, Ja)
+        e[act] = torch.where(ok, e_try, e[act])
+        lam[act] = torch.where(ok, la / 3.0, la * 4.0).clamp(1e-12, 1e12)
+        small = step.norm(dim=1) <= xtol * (1.0 + za.norm(dim=1))
+        converged[act] = small | (ok & (e[act] == 0))
+    H = s2 * eye + J.transpose(1, 2) @ J
+    logdet = 2.0 * torch.log(torch.linalg.cholesky(H).diagonal(dim1=1, dim2=2)).sum(dim=1)
+    logp = -e / s2 - 0.5 * logdet - 0.5 * d * math.log(2.0 * math.pi)
+    resid = r.norm(dim=1) / math.sqrt(s2)
+    return DensityResult(logp, z, converged, resid, it)

@@ -1,0 +1,168 @@
+"""Supervised regression of a network on (input, target) pairs: mini-batches, schedule, early stopping."""
+
+from __future__ import annotations
+
+import copy
+import time
+from dataclasses import dataclass, field
+
+import torch
+from torch import Tensor, nn
+from tqdm.auto import tqdm
+
+__all__ = ["fit_regression", "TrainingResult"]
+
+
+@dataclass
+class TrainingResult:
+    """What :func:`fit_regression` measured.
+
+    Attributes
+    ----------
+    n_iter : int
+        Epochs run.
+    loss_curve : list of float
+        Mean training loss of each epoch.
+    validation_scores : list of float
+        Validation loss after each epoch (empty without early stopping).
+    best_loss : float
+        Lowest loss reached on the monitored set (validation, else training).
+    converged : bool
+        False when training stopped at ``max_iter`` instead of by the tolerance rule.
+    time : float
+        Wall-clock seconds.
+    """
+
+    n_iter: int = 0
+    loss_curve: list = field(default_factory=list)
+    validation_scores: list = field(default_factory=list)
+    best_loss: float = float("inf")
+    converged: bool = False
+    time: float = 0.0
+
+
+def _mse(net: nn.Module, u: Tensor, v: Tensor, batch: int) -> float:
+    with torch.no_grad():
+        total = sum(float(((net(u[i : i + batch]) - v[i : i + batch]) ** 2).sum())
+                    for i in range(0, u.shape[0], batch))
+    return total / max(1, v.numel())
+
+
+def fit_regression(
+    net: nn.Module,
+    inputs: Tensor,
+    targets: Tensor,
+    *,
+    generator: torch.Generator,
+    batch_size: int = 256,
+    learning_rate_init: float = 1e-3,
+    max_iter: int = 200,
+    early_stopping: bool = True,
+    validation_fraction: float = 0.1,
+    n_iter_no_change: int = 10,
+    tol: float = 1e-6,
+    verbose: bool = False,
+    desc: str = "training",
+    callback=None,
+) -> TrainingResult:
+    r"""Minimise the mean squared error :math:`\frac{1}{nq}\sum_i |F(u_i) - v_i|^2` with Adam.
+
+    The learning rate follows a cosine decay from ``learning_rate_init`` over ``max_iter``
+    epochs. Training stops when the monitored loss (the validation loss with
+    ``early_stopping``, else the epoch's training loss) has not improved by at least ``tol``
+    for ``n_iter_no_change`` consecutive epochs, as in
+    :class:`sklearn.neural_network.MLPRegressor`. With early stopping the weights of the best
+    validation epoch are restored. ``net`` is trained in place.
+
+    Parameters
+    ----------
+    net : nn.Module
+        The network; its parameters set the dtype and device of the work.
+    inputs, targets : Tensor of shape (n, p) and (n, q)
+        Training pairs, on the network's device.
+    generator : torch.Generator
+        CPU generator for the validation split and the mini-batch order.
+    batch_size, learning_rate_init, max_iter, early_stopping, validation_fraction, \
+n_iter_no_change, tol
+        As in :class:`sklearn.neural_network.MLPRegressor`; ``batch_size`` is an int here.
+    verbose : bool
+        Show a progress bar over epochs.
+    desc : str
+        Label of the progress bar.
+    callback : callable, optional
+        Called as ``callback(epoch, train_loss, validation_loss_or_None)`` after each epoch;
+        returning True stops training.
+
+    Returns
+    -------
+    TrainingResult
+
+    Examples
+    --------
+    >>> from sklearn_diffgen.networks import MLP
+    >>> g = torch.Generator().manual_seed(0)
+    >>> u = torch.randn(256, 1, generator=g)
+    >>> net = MLP(1, 1, (), generator=g)  # affine: it can fit v = 2u - 1 exactly
+    >>> res = fit_regression(net, u, 2 * u - 1, generator=g, batch_size=32, max_iter=50,
+    ...                      learning_rate_init=0.05, tol=0)
+    >>> res.best_loss < 1e-4
+    True
+    """
+    start = time.perf_counter()
+    param = next(net.parameters())
+    inputs = inputs.to(param.dtype)
+    targets = targets.to(param.dtype)
+    n = inputs.shape[0]
+    perm = torch.randperm(n, generator=generator).to(inputs.device)
+    n_val = int(round(validation_fraction * n)) if early_stopping else 0
+    if early_stopping and not 0 < n_val < n:
+        n_val = 0  # too few rows to hold some out: monitor the training loss instead
+    val_idx, train_idx = perm[:n_val], perm[n_val:]
+    u_val, v_val = inputs[val_idx], targets[val_idx]
+    u_tr, v_tr = inputs[train_idx], targets[train_idx]
+    n_tr = u_tr.shape[0]
+    batch = max(1, min(int(batch_size), n_tr))
+
+    opt = torch.optim.Adam(net.parameters(), lr=learning_rate_init)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, max_iter))
+    res = TrainingResult()
+    best_state, bad_epochs = None, 0
+    with tqdm(range(max_iter), disable=not verbose, desc=desc, unit="epoch") as bar:
+        for epoch in bar:
+            order = torch.randperm(n_tr, generator=generator).to(inputs.device)
+            total = 0.0
+            for i in range(0, n_tr, batch):
+                idx = order[i : i + batch]
+                loss = ((net(u_tr[idx]) - v_tr[idx]) ** 2).mean()
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                total += loss.item() * idx.shape[0]
+            sched.step()
+            train_loss = total / n_tr
+            res.loss_curve.append(train_loss)
+            val_loss = _mse(net, u_val, v_val, 4096) if n_val else None
+            if val_loss is not None:
+                res.validation_scores.append(val_loss)
+            monitored = train_loss if val_loss is None else val_loss
+            res.n_iter = epoch + 1
+            bar.set_postfix(loss=f"{train_loss:.3g}", val=f"{val_loss:.3g}" if n_val else "-")
+            if monitored < res.best_loss - tol:
+                bad_epochs = 0
+            else:
+                bad_epochs += 1
+            if monitored < res.best_loss:
+                res.best_loss = monitored
+                if n_val:
+                    best_state = copy.deepcopy(net.state_dict())
+            stop = callback is not None and bool(callback(epoch, train_loss, val_loss))
+            if bad_epochs >= n_iter_no_change:
+                res.converged = True
+                break
+            if stop:
+                res.converged = True
+                break
+    if best_state is not None:
+        net.load_state_dict(best_state)
+    res.time = time.perf_counter() - start
+    return res

@@ -1,0 +1,254 @@
+"""The estimator: contract, input checks, reproducibility, densities against closed forms and peers."""
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from scipy.stats import multivariate_normal
+from sklearn.decomposition import PCA
+from sklearn.exceptions import ConvergenceWarning, NotFittedError
+from sklearn.mixture import GaussianMixture
+from sklearn.model_selection import GridSearchCV
+from sklearn.neighbors import KernelDensity
+from sklearn.pipeline import make_pipeline
+
+from sklearn_diffgen import DiffusionSupervisedGenerator as DSG
+
+from conftest import FAST
+
+
+@pytest.fixture(scope="module")
+def gauss_data():
+    rng = np.random.RandomState(0)
+    mean, cov = np.array([1.0, -2.0]), np.array([[2.0, 0.9], [0.9, 1.0]])
+    X = rng.multivariate_normal(mean, cov, size=3000)
+    return X[:2000], X[2000:], multivariate_normal(mean, cov)
+
+
+@pytest.fixture(scope="module")
+def fitted(gauss_data):
+    Xtr, _, _ = gauss_data
+    return DSG(bandwidth=0.1, random_state=0, **{**FAST, "max_iter": 60}).fit(Xtr)
+
+
+def test_sample_units_and_shape(fitted, gauss_data):
+    Xtr = gauss_data[0]
+    S = fitted.sample(4000, random_state=1)
+    assert S.shape == (4000, 2) and S.dtype == np.float64
+    np.testing.assert_allclose(S.mean(0), Xtr.mean(0), atol=0.1)
+    np.testing.assert_allclose(np.cov(S.T), np.cov(Xtr.T), atol=0.2)
+
+
+def test_heldout_loglik_near_truth_and_peers(fitted, gauss_data):
+    Xtr, Xte, law = gauss_data
+    ours = fitted.score(Xte)
+    truth = law.logpdf(Xte).mean()
+    gmm = GaussianMixture(1, random_state=0).fit(Xtr).score(Xte)
+    assert ours == pytest.approx(truth, abs=0.1)
+    assert ours > gmm - 0.1
+    assert np.isfinite(fitted.score_samples(Xte)).all()
+
+
+def test_density_integrates_to_one(fitted):
+    g1 = np.linspace(-5, 7, 121)
+    g2 = np.linspace(-6, 2, 81)
+    xx, yy = np.meshgrid(g1, g2, indexing="ij")
+    p = np.exp(fitted.score_samples(np.c_[xx.ravel(), yy.ravel()]))
+    assert p.sum() * (g1[1] - g1[0]) * (g2[1] - g2[0]) == pytest.approx(1.0, abs=0.03)
+
+
+def test_moons_against_kde_and_gmm(moons):
+    # a multimodal set: within reach of the KDE whose bandwidth GridSearchCV picked
+    Xtr, Xte = moons
+    params = dict(n_labels=4000, n_steps=10, hidden_layer_sizes=(64, 64), max_iter=100)
+    est = DSG(bandwidth=0.15, random_state=0, **params).fit(Xtr)
+    kde = GridSearchCV(KernelDensity(), {"bandwidth": np.logspace(-1.5, -0.3, 12)}).fit(Xtr)
+    gmm1 = GaussianMixture(1, random_state=0).fit(Xtr)
+    ours, ref = est.score(Xte), kde.best_estimator_.score(Xte) / len(Xte)
+    assert ours > gmm1.score(Xte) + 0.3  # far better than one Gaussian
+    assert ours > ref - 0.5  # the generator's loss to its teacher is issue 5's work
+
+
+def test_fit_is_bitwise_reproducible(moons):
+    Xtr = moons[0][:300]
+    a = DSG(random_state=3, **FAST).fit(Xtr)
+    b = DSG(random_state=3, **FAST).fit(Xtr)
+    np.testing.assert_array_equal(a.sample(50, random_state=0), b.sample(50, random_state=0))
+    np.testing.assert_array_equal(a.score_samples(Xtr[:20]), b.score_samples(Xtr[:20]))
+    c = DSG(random_state=4, **FAST).fit(Xtr)
+    assert not np.array_equal(a.sample(50, random_state=0), c.sample(50, random_state=0))
+
+
+def test_sample_seeding(fitted):
+    a = fitted.sample(10, random_state=0)
+    np.testing.assert_array_equal(a[:4], fitted.sample(4, random_state=0))  # prefix property
+    np.testing.assert_array_equal(a, fitted.sample(10, random_state=np.random.RandomState(0)))
+    state = np.random.get_state()[1].copy()
+    b, c = fitted.sample(10), fitted.sample(10)
+    assert not np.array_equal(b, c)
+    np.testing.assert_array_equal(np.random.get_state()[1], state)  # global state untouched
+
+
+@pytest.mark.parametrize("n", [0, -1, 2.5, "3", True])
+def test_bad_n_samples(fitted, n):
+    with pytest.raises(ValueError, match="n_samples"):
+        fitted.sample(n)
+
+
+def test_score_samples_batch_invariant(fitted, gauss_data):
+    Xte = gauss_data[1][:30]
+    full = fitted.score_samples(Xte)
+    alone = np.array([fitted.score_samples(Xte[i : i + 1])[0] for i in range(30)])
+    np.testing.assert_allclose(full, alone, rtol=0, atol=1e-9)
+
+
+def test_score_is_mean_of_score_samples(fitted, gauss_data):
+    Xte = gauss_data[1]
+    assert fitted.score(Xte) == pytest.approx(fitted.score_samples(Xte).mean())
+
+
+def test_units_shift_log_density(gauss_data):
+    # scaling X by c shifts every log-density by -d log c
+    Xtr, Xte, _ = gauss_data
+    a = DSG(random_state=0, **FAST).fit(Xtr[:500])
+    b = DSG(random_state=0, **FAST).fit(10 * Xtr[:500])
+    want = a.score_samples(Xte[:20]) - 2 * np.log(10)
+    np.testing.assert_allclose(b.score_samples(10 * Xte[:20]), want, atol=1e-5)
+    np.testing.assert_allclose(b.sample(5, random_state=0), 10 * a.sample(5, random_state=0), rtol=1e-5)
+
+
+def test_constant_columns(rng):
+    X = np.c_[rng.normal(size=(300, 2)), np.full(300, 7.0)]
+    est = DSG(random_state=0, **FAST).fit(X)
+    assert est.constant_.tolist() == [False, False, True]
+    S = est.sample(20, random_state=0)
+    assert (S[:, 2] == 7.0).all()
+    ok = est.score_samples(X[:5])
+    off = X[:5].copy()
+    off[:, 2] += 0.5
+    assert np.isfinite(ok).all() and (est.score_samples(off) < ok - 10).all()
+    ref = DSG(random_state=0, **FAST).fit(X[:, :2])
+    np.testing.assert_allclose(ok, ref.score_samples(X[:5, :2]), atol=1e-8)
+
+
+def test_single_column_works(rng):
+    X = rng.normal(size=(500, 1))
+    est = DSG(random_state=0, **FAST).fit(X)
+    assert est.sample(3).shape == (3, 1)
+    assert est.score(X) == pytest.approx(multivariate_normal(0, 1).logpdf(X).mean(), abs=0.2)
+
+
+@pytest.mark.parametrize(
+    "X, match",
+    [
+        (np.array([[1.0, np.nan], [2.0, 3.0]]), "NaN"),
+        (np.array([[1.0, np.inf], [2.0, 3.0]]), "infinity"),
+        (np.empty((0, 2)), "0 sample"),
+        (np.array([[1.0, 2.0]]), "1 sample"),
+        (np.array([[1 + 1j, 2.0], [1.0, 0.0]]), "[Cc]omplex"),
+        (np.array([["a", "b"], ["c", "d"]], dtype=object), "convert|could not"),
+        (np.ones((5, 3)), "constant"),
+        ([1.0, 2.0, 3.0], "2D array"),
+    ],
+)
+def test_bad_fit_input(X, match):
+    with pytest.raises(ValueError, match=match):
+        DSG(**FAST).fit(X)
+
+
+def test_sparse_input_rejected():
+    with pytest.raises(TypeError, match="[Ss]parse"):
+        DSG(**FAST).fit(sp.csr_matrix(np.eye(5)))
+
+
+def test_score_input_errors(fitted):
+    with pytest.raises(ValueError, match="features"):
+        fitted.score_samples(np.ones((3, 5)))
+    with pytest.raises(ValueError, match="NaN"):
+        fitted.score_samples(np.array([[np.nan, 1.0]]))
+    with pytest.raises(NotFittedError):
+        DSG().score_samples(np.ones((3, 2)))
+    with pytest.raises(NotFittedError):
+        DSG().sample(2)
+
+
+@pytest.mark.parametrize(
+    "params, match",
+    [
+        (dict(bandwidth=-1.0), "bandwidth"),
+        (dict(bandwidth="wide"), "bandwidth"),
+        (dict(solver="rk45"), "solver"),
+        (dict(hidden_layer_sizes=(4, 0)), "hidden_layer_sizes"),
+        (dict(schedule="authors", bandwidth=0.05), "smallest"),
+        (dict(device="cuda:0"), "CUDA is not available"),
+    ],
+)
+def test_bad_parameters(params, match, rng):
+    import torch
+
+    if "device" in params and torch.cuda.is_available():
+        pytest.skip("CUDA is available here")
+    with pytest.raises(ValueError, match=match):
+        DSG(**{**FAST, **params}).fit(rng.normal(size=(50, 2)))
+
+
+def test_convergence_warning(rng):
+    with pytest.warns(ConvergenceWarning, match="max_iter"):
+        DSG(**{**FAST, "max_iter": 2}).fit(rng.normal(size=(100, 2)))
+
+
+def test_fitted_attributes(fitted):
+    assert fitted.device_.type in ("cpu", "cuda") and fitted.device == "auto"
+    assert fitted.n_iter_ == len(fitted.loss_curve_) == len(fitted.validation_scores_)
+    assert set(fitted.fit_times_) == {"labelling", "training", "inverse"}
+    assert fitted.bandwidth_ == 0.1 and fitted.noise_ == pytest.approx(0.01)
+    assert fitted.best_loss_ == min(fitted.validation_scores_)
+
+
+@pytest.mark.parametrize("bw, want", [("scott", 2000 ** (-1 / 6)), ("silverman", 2000 ** (-1 / 6))])
+def test_rule_of_thumb_bandwidths(gauss_data, bw, want):
+    est = DSG(bandwidth=bw, **{**FAST, "n_labels": 100, "max_iter": 1})
+    with pytest.warns(ConvergenceWarning):
+        est.fit(gauss_data[0])
+    assert est.bandwidth_ == pytest.approx(want)  # in 2-D both rules agree: (N (d+2)/4) = N
+
+
+def test_verbose_shows_progress(capsys, rng):
+    DSG(**{**FAST, "max_iter": 2}, verbose=1).fit(rng.normal(size=(50, 2)))
+    err = capsys.readouterr().err
+    assert "labelling" in err and "generator" in err
+
+
+@pytest.mark.parametrize("solver", ["euler", "heun", "ddim", "dpmpp_2m"])
+@pytest.mark.parametrize("schedule", ["paper", "authors"])
+def test_every_solver_and_schedule_fit(solver, schedule, moons):
+    est = DSG(solver=solver, schedule=schedule, bandwidth=0.2, random_state=0,
+              **{**FAST, "n_labels": 500, "max_iter": 3, "n_steps": 4})
+    with pytest.warns(ConvergenceWarning):
+        est.fit(moons[0][:200])
+    assert np.isfinite(est.score_samples(moons[1][:10])).all()
+
+
+def test_minibatch_score(moons):
+    est = DSG(score_batch_size=50, random_state=0, **FAST).fit(moons[0])
+    assert np.isfinite(est.score(moons[1]))
+
+
+def test_pipeline_after_pca():
+    from sklearn.datasets import load_digits
+
+    X = load_digits().data[:600]
+    pipe = make_pipeline(PCA(5, random_state=0), DSG(random_state=0, **FAST)).fit(X)
+    assert np.isfinite(pipe.score_samples(X[:10])).all()
+    assert np.isfinite(pipe.score(X[:50]))
+
+
+def test_grid_search_prefers_the_right_bandwidth(gauss_data):
+    # Gaussian data: heavy smoothing costs little, tiny smoothing overfits
+    Xtr = gauss_data[0][:400]
+    grid = GridSearchCV(
+        DSG(random_state=0, **FAST),
+        {"bandwidth": [0.02, 0.4], "n_steps": [8], "hidden_layer_sizes": [(32, 32)]},
+        cv=2,
+    ).fit(Xtr)
+    assert grid.best_params_["bandwidth"] == 0.4
+    assert np.isfinite(grid.cv_results_["mean_test_score"]).all()

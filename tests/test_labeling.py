@@ -1,0 +1,77 @@
+"""Labelling: exact maps, distribution of the labels, chunking and Monte Carlo mode."""
+
+import pytest
+import torch
+
+from sklearn_diffgen.labeling import make_labels
+from sklearn_diffgen.schedules import SCHEDULES, time_grid
+from sklearn_diffgen.solvers import SOLVERS
+
+f64 = torch.float64
+paper = SCHEDULES["paper"]
+
+
+def labels(x, n, h=0.1, solver="dpmpp_2m", n_steps=20, seed=0, **kw):
+    ts = time_grid(paper, paper.t_from_ratio(h), n_steps, SOLVERS[solver].spacing)
+    return make_labels(x, n, paper, ts, solver=solver, generator=torch.Generator().manual_seed(seed), **kw)
+
+
+def test_single_point_labels_are_exact():
+    # N = 1: the label of z is x0 + h z exactly (DDIM and DPM++ are exact for constant D)
+    x0 = torch.tensor([[1.0, -2.0, 0.5]], dtype=f64)
+    z, lab = labels(x0, 50, h=0.2, solver="ddim")
+    torch.testing.assert_close(lab, x0 + 0.2 * z, rtol=0, atol=1e-12)
+
+
+def test_labels_are_the_smoothed_data_distribution():
+    # labels ~ data * N(0, h^2): mean and covariance match the smoothed empirical ones
+    g = torch.Generator().manual_seed(3)
+    x = torch.randn(400, 2, generator=g, dtype=f64) * torch.tensor([1.0, 0.3], dtype=f64)
+    h = 0.3
+    _, lab = labels(x, 8000, h=h, n_steps=15)
+    cov = torch.cov(lab.T)
+    want = torch.cov(x.T) * (399 / 400) + h * h * torch.eye(2, dtype=f64)
+    torch.testing.assert_close(lab.mean(0), x.mean(0), rtol=0, atol=0.03)
+    torch.testing.assert_close(cov, want, rtol=0.06, atol=0.015)
+
+
+def test_labels_converge_to_reference_with_steps():
+    g = torch.Generator().manual_seed(4)
+    x = torch.randn(300, 2, generator=g, dtype=f64)
+    _, ref = labels(x, 200, solver="heun", n_steps=200)
+    err = [float((labels(x, 200, n_steps=n)[1] - ref).pow(2).sum(1).mean().sqrt()) for n in (10, 40)]
+    assert err[1] < err[0] / 4 and err[1] < 1e-2
+
+
+@pytest.mark.parametrize("precision, tol", [("float64", 1e-10), ("auto", 1e-5)])
+def test_chunks_do_not_change_labels(precision, tol):
+    # float32 blocks of other shapes may round differently; float64 ones agree to 1e-10
+    g = torch.Generator().manual_seed(5)
+    x = torch.randn(100, 2, generator=g, dtype=f64)
+    z1, a = labels(x, 64, budget_bytes=2**30, precision=precision)
+    z2, b = labels(x, 64, budget_bytes=8 * 100 * 3 * 7, precision=precision)  # 7 a chunk
+    assert torch.equal(z1, z2)
+    torch.testing.assert_close(a, b, rtol=tol, atol=tol)
+
+
+def test_minibatch_mode_draws_from_subsets():
+    # two far clusters; a mini-batch of 1 per chunk sends every label of a chunk to one cluster
+    x = torch.tensor([[-10.0], [10.0]], dtype=f64)
+    _, lab = labels(x, 400, score_batch_size=1, budget_bytes=8 * 1 * 3 * 100)
+    chunks = lab.reshape(4, 100)
+    for c in chunks:
+        assert (c.sign() == c[0].sign()).all()
+    _, exact = labels(x, 400)
+    assert (exact < 0).any() and (exact > 0).any()
+
+
+def test_progress_bar(capsys):
+    x = torch.zeros(3, 1, dtype=f64) + torch.arange(3.0, dtype=f64)[:, None]
+    labels(x, 10, verbose=True)
+    assert "labelling" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_reproducible(seed):
+    x = torch.randn(50, 2, generator=torch.Generator().manual_seed(9), dtype=f64)
+    assert torch.equal(labels(x, 30, seed=seed)[1], labels(x, 30, seed=seed)[1])

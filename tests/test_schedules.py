@@ -1,0 +1,73 @@
+"""Schedules: coefficients, derivatives, ratio inversion and time grids."""
+
+import math
+
+import pytest
+import torch
+
+from sklearn_diffgen.schedules import SCHEDULES, SIGMA_MAX, LinearSchedule, time_grid
+
+
+@pytest.mark.parametrize("name", sorted(SCHEDULES))
+def test_endpoints(name):
+    s = SCHEDULES[name]
+    assert s.alpha(0.0) == 1.0 and math.isclose(s.sigma(1.0), 1.0)
+    assert math.isclose(s.sigma(0.0), s.min_ratio)
+
+
+@pytest.mark.parametrize("name", sorted(SCHEDULES))
+def test_derivatives_match_autograd(name):
+    s = SCHEDULES[name]
+    t = torch.linspace(0.05, 0.95, 7, dtype=torch.float64, requires_grad=True)
+    (da,) = torch.autograd.grad(s.alpha(t).sum(), t)
+    (dlogb,) = torch.autograd.grad(torch.log(s.sigma(t)).sum(), t)
+    torch.testing.assert_close(da, s.d_alpha(t.detach()) * torch.ones_like(da))
+    torch.testing.assert_close(dlogb, s.d_log_sigma(t.detach()))
+
+
+@pytest.mark.parametrize("name", sorted(SCHEDULES))
+@pytest.mark.parametrize("r", [0.1, 0.3, 1.0, 5.0])
+def test_t_from_ratio_inverts_ratio(name, r):
+    s = SCHEDULES[name]
+    t = s.t_from_ratio(r)
+    assert 0.0 <= t <= 1.0
+    assert math.isclose(s.ratio(t), r, rel_tol=1e-12)
+
+
+def test_t_from_ratio_rejects_below_minimum():
+    with pytest.raises(ValueError, match=">= 0.1"):
+        SCHEDULES["authors"].t_from_ratio(0.05)
+
+
+def test_invalid_schedule():
+    with pytest.raises(ValueError):
+        LinearSchedule(a_end=1.0)
+
+
+@pytest.mark.parametrize("spacing", ["uniform", "logsnr"])
+@pytest.mark.parametrize("name", sorted(SCHEDULES))
+def test_grids_decrease_from_one_to_t_end(spacing, name):
+    s = SCHEDULES[name]
+    ts = time_grid(s, 0.01, 12, spacing)
+    assert ts.shape == (13,) and ts.dtype == torch.float64
+    assert ts[0] == 1.0 and math.isclose(float(ts[-1]), 0.01)
+    assert bool((ts[1:] < ts[:-1]).all())
+
+
+def test_logsnr_grid_is_uniform_in_log_ratio():
+    s = SCHEDULES["paper"]
+    ts = time_grid(s, 0.01, 9, "logsnr")
+    # a(1) = 0: one jump to SIGMA_MAX, then even steps in log(b/a)
+    log_r = torch.tensor([math.log(s.ratio(float(t))) for t in ts[1:]])
+    assert math.isclose(s.ratio(float(ts[1])), SIGMA_MAX, rel_tol=1e-9)
+    steps = log_r[1:] - log_r[:-1]
+    torch.testing.assert_close(steps, steps.mean().expand_as(steps))
+
+
+def test_grid_errors():
+    with pytest.raises(ValueError, match="t_end"):
+        time_grid(SCHEDULES["paper"], 1.5, 4)
+    with pytest.raises(ValueError, match="spacing"):
+        time_grid(SCHEDULES["paper"], 0.1, 4, "cosine")
+    with pytest.raises(ValueError, match="n_steps >= 2"):
+        time_grid(SCHEDULES["paper"], 0.1, 1, "logsnr")

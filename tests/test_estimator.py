@@ -212,6 +212,20 @@ def test_rule_of_thumb_bandwidths(gauss_data, bw, want):
     assert est.bandwidth_ == pytest.approx(want)  # in 2-D both rules agree: (N (d+2)/4) = N
 
 
+def test_auto_bandwidth_is_the_teachers_cross_validated_one(moons, gauss_data):
+    # the teacher is a Gaussian KDE of the standardised data: auto picks its CV bandwidth
+    fits = {}
+    for name, X in [("moons", moons[0]), ("gauss", gauss_data[0][:800])]:
+        est = DSG(random_state=0, **{**FAST, "n_labels": 100, "max_iter": 1})
+        with pytest.warns(ConvergenceWarning):
+            est.fit(X)
+        Xs = (X - X.mean(0)) / X.std(0)
+        grid = GridSearchCV(KernelDensity(), {"bandwidth": np.logspace(-1.5, 0, 31)}, cv=5).fit(Xs)
+        assert est.bandwidth_ == pytest.approx(grid.best_params_["bandwidth"], rel=0.35)
+        fits[name] = est.bandwidth_
+    assert fits["moons"] < fits["gauss"] / 2  # multimodal data want far less smoothing
+
+
 def test_verbose_shows_progress(capsys, rng):
     DSG(**{**FAST, "max_iter": 2}, verbose=1).fit(rng.normal(size=(50, 2)))
     err = capsys.readouterr().err

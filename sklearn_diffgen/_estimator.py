@@ -30,12 +30,21 @@ __all__ = ["DiffusionSupervisedGenerator"]
 #: The sampling noise s is this fraction of the bandwidth (standardised units).
 NOISE_FRACTION = 0.1
 _NETWORKS = ("generator_", "inverse_")
+#: Rows of noise drawn per call of the random generator: torch's CPU normal sampler fills
+#: blocks of 16 values and handles a short tail differently, and float32 matrix kernels
+#: round differently for few rows, so whole blocks keep every row chunk-invariant.
+_NOISE_BLOCK = 64
 
 
 def _resolve_device(device) -> torch.device:
     if isinstance(device, str) and device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    dev = torch.device(device)
+    try:
+        dev = torch.device(device)
+    except RuntimeError as exc:
+        raise ValueError(f"device={device!r} is not a valid torch device: {exc}") from None
+    if dev.type not in ("cpu", "cuda"):
+        raise ValueError(f"device={device!r}: only 'cpu' and 'cuda' devices are supported")
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"device={device!r} was requested but CUDA is not available")
     return dev
@@ -74,13 +83,17 @@ def _resolve_bandwidth(bandwidth, Xs: np.ndarray, rng: np.random.RandomState) ->
     return float(bandwidth)
 
 
-def _torch_generator(random_state) -> torch.Generator:
-    """A CPU generator seeded from ``random_state``; fresh OS entropy when it is None."""
+def _numpy_rng(random_state) -> np.random.RandomState:
+    """``check_random_state``, except that None draws fresh OS entropy instead of using (and
+    advancing) numpy's global RandomState."""
     if random_state is None:
-        seed = np.random.default_rng().integers(2**63 - 1)  # leaves numpy's global state alone
-    else:
-        seed = check_random_state(random_state).randint(np.iinfo(np.int32).max)
-    return torch.Generator().manual_seed(int(seed))
+        return np.random.RandomState(np.random.default_rng().integers(2**32))
+    return check_random_state(random_state)
+
+
+def _torch_generator(random_state) -> torch.Generator:
+    """A CPU torch generator seeded from ``random_state`` (see :func:`_numpy_rng`)."""
+    return torch.Generator().manual_seed(int(_numpy_rng(random_state).randint(np.iinfo(np.int32).max)))
 
 
 class DiffusionSupervisedGenerator(DensityMixin, BaseEstimator):
@@ -110,7 +123,7 @@ class DiffusionSupervisedGenerator(DensityMixin, BaseEstimator):
 
     Parameters
     ----------
-    bandwidth : float or {"auto", "scott", "silverman"}, default="auto"
+    bandwidth : float in (0, 10] or {"auto", "scott", "silverman"}, default="auto"
         Width h of the Gaussian smoothing of the data, in standardised units: labelling stops
         where :math:`b(t)/a(t) = h`. Tune it as the bandwidth of
         :class:`~sklearn.neighbors.KernelDensity`. ``auto`` maximises the 3-fold
@@ -217,8 +230,7 @@ class DiffusionSupervisedGenerator(DensityMixin, BaseEstimator):
     >>> from sklearn.datasets import make_moons
     >>> from sklearn_diffgen import DiffusionSupervisedGenerator
     >>> X, _ = make_moons(500, noise=0.05, random_state=0)
-    >>> gen = DiffusionSupervisedGenerator(n_labels=2000, max_iter=20, random_state=0)
-    >>> gen = gen.fit(X)
+    >>> gen = DiffusionSupervisedGenerator(n_labels=2000, random_state=0).fit(X)
     >>> gen.sample(3, random_state=0).shape
     (3, 2)
     >>> gen.score_samples(X[:2]).shape
@@ -226,7 +238,7 @@ class DiffusionSupervisedGenerator(DensityMixin, BaseEstimator):
     """
 
     _parameter_constraints: dict = {
-        "bandwidth": [Interval(Real, 0, None, closed="neither"), StrOptions({"auto", "scott", "silverman"})],
+        "bandwidth": [Interval(Real, 0, 10, closed="right"), StrOptions({"auto", "scott", "silverman"})],
         "n_labels": [Interval(Integral, 2, None, closed="left")],
         "solver": [StrOptions(set(SOLVERS))],
         "n_steps": [Interval(Integral, 1, None, closed="left")],
@@ -325,14 +337,17 @@ class DiffusionSupervisedGenerator(DensityMixin, BaseEstimator):
         """
         X = validate_data(self, X, dtype=np.float64, ensure_min_samples=2)
         hidden = self._hidden()
-        rng = check_random_state(self.random_state)
+        rng = _numpy_rng(self.random_state)
         seeds = rng.randint(np.iinfo(np.int32).max, size=3)
         gens = [torch.Generator().manual_seed(int(s)) for s in seeds]
         self.device_ = _resolve_device(self.device)
 
         self.mean_ = X.mean(axis=0)
         std = X.std(axis=0)
-        self.constant_ = std <= 10 * np.finfo(np.float64).eps * np.maximum(1.0, np.abs(self.mean_))
+        if not np.all(np.isfinite(std)):
+            raise ValueError("X has values too large to standardise (its variance overflows float64)")
+        # constant up to rounding, relative to the column's own magnitude (as StandardScaler)
+        self.constant_ = std <= 10 * np.finfo(np.float64).eps * np.abs(X).max(axis=0)
         if self.constant_.all():
             raise ValueError("every column of X is constant: there is no distribution to fit")
         self.scale_ = np.where(self.constant_, 1.0, std)
@@ -384,20 +399,22 @@ class DiffusionSupervisedGenerator(DensityMixin, BaseEstimator):
         self.validation_scores_ = res.validation_scores
         self.best_loss_ = res.best_loss
         self.fit_times_ = {"labelling": t_label, "training": res.time, "inverse": res_inv.time}
-        if not res.converged:
-            warnings.warn(
-                f"Training of the generator stopped at max_iter={self.max_iter} epochs before "
-                "the loss stopped improving; consider increasing max_iter.",
-                ConvergenceWarning,
-            )
+        for name, r in (("generator", res), ("inverse network", res_inv)):
+            if not r.converged:
+                warnings.warn(
+                    f"Training of the {name} stopped at max_iter={self.max_iter} epochs before "
+                    "the loss stopped improving; consider increasing max_iter.",
+                    ConvergenceWarning,
+                )
         return self
 
     # ------------------------------------------------------------------- sample
     def sample(self, n_samples=1, random_state=None):
         """Draw samples: one forward pass :math:`x = F(z) + s e` per row.
 
-        Row i depends only on ``random_state`` and i, so ``sample(n)`` starts with
-        ``sample(m)`` for m < n under the same seed.
+        The noise is drawn on a CPU generator in fixed blocks of rows, so row i depends only
+        on ``random_state`` and i: ``sample(n)`` starts with ``sample(m)`` for m < n under
+        the same seed, whatever ``working_memory`` is.
 
         Parameters
         ----------
@@ -417,14 +434,18 @@ class DiffusionSupervisedGenerator(DensityMixin, BaseEstimator):
         g = _torch_generator(random_state)
         d = int((~self.constant_).sum())
         out = np.empty((n_samples, d))
-        rows = max(1, self._budget_bytes() // (8 * 4 * (2 * d + max(self._hidden(), default=d))))
+        rows = self._budget_bytes() // (8 * 4 * (2 * d + max(self._hidden(), default=d)))
+        rows = _NOISE_BLOCK * max(1, rows // _NOISE_BLOCK)
         param = next(self.generator_.parameters())
         with torch.no_grad():
             for i in range(0, n_samples, rows):
-                # z and e side by side, so that a row does not depend on the chunking
-                w = torch.randn(min(rows, n_samples - i), 2 * d, generator=g, dtype=torch.float64)
+                # z and e side by side, drawn and pushed through F in whole blocks, so that
+                # neither the noise nor the float32 kernels depend on where the chunks fall
+                w = torch.cat([torch.randn(_NOISE_BLOCK, 2 * d, generator=g, dtype=torch.float64)
+                               for _ in range(0, min(rows, n_samples - i), _NOISE_BLOCK)])
                 fz = self.generator_(w[:, :d].to(param.device, param.dtype)).double().cpu()
-                out[i : i + rows] = (fz + self.noise_ * w[:, d:]).numpy()
+                x = fz + self.noise_ * w[:, d:]
+                out[i : i + rows] = x[: min(rows, n_samples - i)].numpy()
         X = np.tile(self.mean_, (n_samples, 1))
         X[:, ~self.constant_] = out * self.scale_[~self.constant_] + self.mean_[~self.constant_]
         return X

@@ -50,7 +50,7 @@ class DensityResult:
     z : Tensor of shape (m, d)
         The minimiser :math:`z^*` of each row.
     converged : Tensor of shape (m,), bool
-        Whether Levenberg-Marquardt met its step tolerance.
+        Whether Levenberg-Marquardt accepted a step below its tolerance.
     residual : Tensor of shape (m,)
         :math:`|x - F(z^*)| / s`; rows with a residual of order 1 or below are in range.
     n_iter : int
@@ -114,12 +114,16 @@ def log_density(
     xtol : float
         A row has converged when an accepted step is below ``xtol * (1 + |z|)``.
 
+    Notes
+    -----
+    The Laplace method expands around the one minimiser that the iteration reaches. Where F
+    folds, so that several z map near x, the other preimages' mass is left out and the
+    density is underestimated.
+
     Returns
     -------
     DensityResult
 
-    Notes
-    -----
     Each iteration costs d forward-mode passes through F plus a d x d Cholesky solve per
     row, and holds m d x d Jacobians: quick up to a few hundred dimensions, and linear in m.
 
@@ -168,8 +172,8 @@ def log_density(
         J[act] = torch.where(ok[:, None, None], J_try, Ja)
         e[act] = torch.where(ok, e_try, e[act])
         lam[act] = torch.where(ok, la / 3.0, la * 4.0).clamp(1e-12, 1e12)
-        small = step.norm(dim=1) <= xtol * (1.0 + za.norm(dim=1))
-        converged[act] = small | (ok & (e[act] == 0))
+        # only an accepted small step counts: rejected ones shrink as the damping grows
+        converged[act] = ok & (step.norm(dim=1) <= xtol * (1.0 + za.norm(dim=1)))
     H = s2 * eye + J.transpose(1, 2) @ J
     logdet = 2.0 * torch.log(torch.linalg.cholesky(H).diagonal(dim1=1, dim2=2)).sum(dim=1)
     logp = -e / s2 - 0.5 * logdet - 0.5 * d * math.log(2.0 * math.pi)

@@ -10,7 +10,11 @@ from .schedules import LinearSchedule
 from .score import choose_precision, chunk_rows, denoise, minibatch
 from .solvers import SOLVERS
 
-__all__ = ["make_labels"]
+__all__ = ["make_labels", "LABELS_PER_MINIBATCH"]
+
+#: With a Monte Carlo score, each block of this many labels draws its own mini-batch of the
+#: data, so the labels do not depend on the memory budget.
+LABELS_PER_MINIBATCH = 1024
 
 
 def make_labels(
@@ -34,9 +38,9 @@ def make_labels(
     deterministic ODE map, which the generator then learns by regression.
 
     Labels are integrated in chunks sized so that each (chunk x data) block fits
-    ``budget_bytes``. With ``score_batch_size`` each chunk draws its own random mini-batch of
-    the data and keeps it for all its steps (the paper's Monte Carlo score), so that each
-    trajectory follows one consistent vector field.
+    ``budget_bytes``. With ``score_batch_size`` each block of :data:`LABELS_PER_MINIBATCH`
+    labels draws its own random mini-batch of the data and keeps it for all its steps (the
+    paper's Monte Carlo score), so that each trajectory follows one consistent vector field.
 
     Parameters
     ----------
@@ -91,20 +95,22 @@ def make_labels(
     a_end = schedule.alpha(float(ts[-1]))
     x_max = float(x.norm(dim=1).max())
     z_max = float(z0.norm(dim=1).max()) if n_labels else 0.0
+    block = max(1, n_labels) if score_batch_size is None else LABELS_PER_MINIBATCH
     with tqdm(total=n_labels * n_steps, disable=not verbose, desc="labelling", unit="step") as bar:
-        for i in range(0, n_labels, rows):
+        for j in range(0, n_labels, block):
             xb = minibatch(x, score_batch_size, generator)
             sq = (xb * xb).sum(dim=1)
-            rows_i = min(rows, n_labels - i)
 
             def denoiser(z, t, xb=xb, sq=sq):
                 a, b = schedule.alpha(t), schedule.sigma(t)
                 prec = precision
                 if prec == "auto":
-                    prec = choose_precision(a, b, a * x_max + b * z_max, x_max)
+                    prec = choose_precision(a, b, a * x_max + b * z_max, x_max, x.shape[1])
                 return denoise(z, xb, a, b, x_sqnorm=sq, budget_bytes=budget_bytes, precision=prec)
 
-            zi = step(denoiser, z0[i : i + rows_i], ts, schedule,
-                      callback=lambda *_, n=rows_i: bar.update(n))
-            labels[i : i + rows_i] = zi / a_end
+            end = min(j + block, n_labels)
+            for i in range(j, end, rows):
+                k = min(i + rows, end)
+                zi = step(denoiser, z0[i:k], ts, schedule, callback=lambda *_, n=k - i: bar.update(n))
+                labels[i:k] = zi / a_end
     return z0, labels

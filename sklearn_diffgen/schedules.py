@@ -113,6 +113,8 @@ def _uniform_grid(schedule: LinearSchedule, t_end: float, n_steps: int) -> torch
 
 def _logsnr_grid(schedule: LinearSchedule, t_end: float, n_steps: int) -> torch.Tensor:
     r_start, r_end = schedule.ratio(1.0), schedule.ratio(t_end)
+    if r_end >= min(r_start, SIGMA_MAX):
+        raise ValueError(f"a log-SNR grid needs b/a at t_end ({r_end:g}) below {min(r_start, SIGMA_MAX):g}")
     head = []
     if r_start > SIGMA_MAX:  # a(1) == 0 (or tiny): jump from t = 1 to b/a = SIGMA_MAX first
         head, r_start, n_steps = [1.0], SIGMA_MAX, n_steps - 1

@@ -23,24 +23,33 @@ def chunk_rows(n_cols: int, budget_bytes: int, itemsize: int = 8, n_buffers: int
     return max(1, int(budget_bytes) // max(1, n_cols * itemsize * n_buffers))
 
 
-def logit_error_bound(a: float, b: float, z_max: float, x_max: float, eps: float) -> float:
-    r"""Worst-case absolute rounding error of the logits in a floating type with unit ``eps``.
+def logit_error_bound(a: float, b: float, z_max: float, x_max: float, eps: float, d: int = 1) -> float:
+    r"""Bound on the absolute rounding error of the logits in a floating type with unit ``eps``.
 
-    The logits :math:`(a\,z \cdot x_n - a^2 |x_n|^2 / 2) / b^2` are sums whose terms are at
-    most :math:`(a\,|z|_{\max} |x|_{\max} + a^2 |x|_{\max}^2 / 2) / b^2` in size.
+    The logits :math:`(a\,z \cdot x_n - a^2 |x_n|^2 / 2) / b^2` hold length-d dot products,
+    whose rounding error is at most :math:`d\,\epsilon\,\sum_i |z_i x_i|
+    \le d\,\epsilon\,|z| |x|` (to first order in :math:`\epsilon`), plus one rounding for
+    each of the scaling and the sum, so
+
+    .. math:: (d + 2)\,\epsilon\,(a\,|z|_{\max} |x|_{\max} + a^2 |x|_{\max}^2 / 2) / b^2 .
+
+    Examples
+    --------
+    >>> logit_error_bound(1.0, 0.1, 2.0, 2.0, 1e-7, d=2)  # 4e-7 * 6 / 0.01
+    0.00024...
     """
-    return eps * (a * z_max * x_max + 0.5 * a * a * x_max * x_max) / (b * b)
+    return (d + 2) * eps * (a * z_max * x_max + 0.5 * a * a * x_max * x_max) / (b * b)
 
 
-def choose_precision(a: float, b: float, z_max: float, x_max: float) -> str:
+def choose_precision(a: float, b: float, z_max: float, x_max: float, d: int = 1) -> str:
     """``"float32"`` when its logit error bound is below ``FLOAT32_LOGIT_TOL``, else ``"float64"``.
 
     Examples
     --------
-    >>> choose_precision(0.5, 1.0, 3.0, 3.0), choose_precision(1.0, 0.001, 3.0, 3.0)
+    >>> choose_precision(0.5, 1.0, 3.0, 3.0, d=2), choose_precision(1.0, 0.001, 3.0, 3.0, d=2)
     ('float32', 'float64')
     """
-    err = logit_error_bound(a, b, z_max, x_max, torch.finfo(torch.float32).eps)
+    err = logit_error_bound(a, b, z_max, x_max, torch.finfo(torch.float32).eps, d)
     return "float32" if err < FLOAT32_LOGIT_TOL else "float64"
 
 
@@ -49,6 +58,11 @@ def minibatch(x: Tensor, size: int | None, generator: torch.Generator) -> Tensor
 
     The permutation is drawn on the CPU ``generator``, so the subset does not depend on the
     device ``x`` lives on.
+
+    Examples
+    --------
+    >>> minibatch(torch.arange(10.0)[:, None], 3, torch.Generator().manual_seed(0)).shape
+    torch.Size([3, 1])
     """
     if size is None or size >= x.shape[0]:
         return x
@@ -112,7 +126,7 @@ def denoise(
     if precision == "auto":
         z_max = float(z.norm(dim=1).max()) if z.numel() else 0.0
         x_max = float(x.norm(dim=1).max()) if x.numel() else 0.0
-        precision = choose_precision(a, b, z_max, x_max)
+        precision = choose_precision(a, b, z_max, x_max, z.shape[1])
     dtype = {"float32": torch.float32, "float64": torch.float64}[precision]
     x = x.to(dtype)
     if x_sqnorm is None:

@@ -59,7 +59,18 @@ def euler(denoiser: Denoiser, z: Tensor, ts: Tensor, schedule: LinearSchedule, c
 
 
 def heun(denoiser: Denoiser, z: Tensor, ts: Tensor, schedule: LinearSchedule, callback=None):
-    """Heun's method (explicit trapezoid) in t: second order, two denoiser calls per step."""
+    """Heun's method (explicit trapezoid) in t: second order, two denoiser calls per step.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sklearn_diffgen.schedules import SCHEDULES, time_grid
+    >>> s = SCHEDULES["paper"]
+    >>> z = heun(lambda z, t: torch.zeros_like(z), torch.ones(1, 1, dtype=torch.float64),
+    ...          time_grid(s, 0.01, 50), s)
+    >>> round(float(z), 4)  # D = 0: exact map z -> b(t_end) z = 0.1
+    0.1
+    """
     t = ts.tolist()
     for i in range(len(t) - 1):
         h = t[i + 1] - t[i]
@@ -85,6 +96,17 @@ def ddim(denoiser: Denoiser, z: Tensor, ts: Tensor, schedule: LinearSchedule, ca
     ----------
     J. Song, C. Meng, S. Ermon. Denoising diffusion implicit models. ICLR 2021.
     https://arxiv.org/abs/2010.02502
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sklearn_diffgen.schedules import SCHEDULES, time_grid
+    >>> s = SCHEDULES["paper"]
+    >>> x0 = torch.tensor([[2.0]], dtype=torch.float64)  # one data point: D = x0, exact
+    >>> z = ddim(lambda z, t: x0.expand_as(z), torch.zeros(1, 1, dtype=torch.float64),
+    ...          time_grid(s, 0.01, 3), s)
+    >>> round(float(z), 12)  # a(t_end) x0 = 0.99 * 2
+    1.98
     """
     t = ts.tolist()
     for i in range(len(t) - 1):
@@ -115,6 +137,16 @@ def dpmpp_2m(denoiser: Denoiser, z: Tensor, ts: Tensor, schedule: LinearSchedule
     ----------
     C. Lu, Y. Zhou, F. Bao, J. Chen, C. Li, J. Zhu. DPM-Solver++: fast solver for guided
     sampling of diffusion probabilistic models. 2022. https://arxiv.org/abs/2211.01095
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sklearn_diffgen.schedules import SCHEDULES, time_grid
+    >>> s = SCHEDULES["paper"]
+    >>> z = dpmpp_2m(lambda z, t: 0.5 * z, torch.ones(1, 1, dtype=torch.float64),
+    ...              time_grid(s, 0.01, 20), s)
+    >>> z.shape
+    torch.Size([1, 1])
     """
     t = ts.tolist()
     d_prev, h_prev = None, math.inf
@@ -133,7 +165,13 @@ def dpmpp_2m(denoiser: Denoiser, z: Tensor, ts: Tensor, schedule: LinearSchedule
 
 
 class Solver(NamedTuple):
-    """A registry entry: the stepping function, its default grid and denoiser calls per step."""
+    """A registry entry: the stepping function, its default grid and denoiser calls per step.
+
+    Examples
+    --------
+    >>> SOLVERS["dpmpp_2m"].spacing, SOLVERS["heun"].evals_per_step
+    ('logsnr', 2)
+    """
 
     fn: Callable
     spacing: str

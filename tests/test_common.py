@@ -1,6 +1,7 @@
 """scikit-learn's estimator checks, with no expected failures."""
 
-from sklearn.utils.estimator_checks import parametrize_with_checks
+import pytest
+from sklearn.utils.estimator_checks import check_estimator, parametrize_with_checks
 
 from sklearn_diffgen import DiffusionSupervisedGenerator
 
@@ -10,3 +11,9 @@ from conftest import FAST
 @parametrize_with_checks([DiffusionSupervisedGenerator(**{**FAST, "n_labels": 300, "max_iter": 5})])
 def test_sklearn_compatible_estimator(estimator, check):
     check(estimator)
+
+
+@pytest.mark.slow
+def test_default_configuration_passes_check_estimator():
+    # minutes on 2 cores: run with `pytest -m slow`
+    check_estimator(DiffusionSupervisedGenerator())

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 from scipy.stats import multivariate_normal
+from sklearn.base import clone
 from sklearn.decomposition import PCA
 from sklearn.exceptions import ConvergenceWarning, NotFittedError
 from sklearn.mixture import GaussianMixture
@@ -79,8 +80,13 @@ def test_fit_is_bitwise_reproducible(moons):
 
 
 def test_sample_seeding(fitted):
-    a = fitted.sample(10, random_state=0)
-    np.testing.assert_array_equal(a[:4], fitted.sample(4, random_state=0))  # prefix property
+    a = fitted.sample(200, random_state=0)
+    for m in (1, 3, 10, 63, 64, 65, 199):  # prefix property, at every size
+        np.testing.assert_array_equal(a[:m], fitted.sample(m, random_state=0))
+    small_chunks = clone(fitted).set_params(working_memory=0.001)
+    small_chunks.__dict__.update({k: v for k, v in fitted.__dict__.items() if k.endswith("_")})
+    np.testing.assert_array_equal(a, small_chunks.sample(200, random_state=0))
+    a = a[:10]
     np.testing.assert_array_equal(a, fitted.sample(10, random_state=np.random.RandomState(0)))
     state = np.random.get_state()[1].copy()
     b, c = fitted.sample(10), fitted.sample(10)
@@ -114,6 +120,26 @@ def test_units_shift_log_density(gauss_data):
     want = a.score_samples(Xte[:20]) - 2 * np.log(10)
     np.testing.assert_allclose(b.score_samples(10 * Xte[:20]), want, atol=1e-5)
     np.testing.assert_allclose(b.sample(5, random_state=0), 10 * a.sample(5, random_state=0), rtol=1e-5)
+
+
+def test_fit_leaves_global_random_states_alone(rng):
+    import torch
+
+    np_state, torch_state = np.random.get_state()[1].copy(), torch.random.get_rng_state()
+    est = DSG(**FAST).fit(rng.normal(size=(100, 2)))  # random_state=None
+    est.sample(5)
+    np.testing.assert_array_equal(np.random.get_state()[1], np_state)
+    assert torch.equal(torch.random.get_rng_state(), torch_state)
+
+
+def test_tiny_and_huge_scales(rng):
+    X = rng.normal(size=(200, 2))
+    a = DSG(random_state=0, **FAST).fit(X)
+    b = DSG(random_state=0, **FAST).fit(X * 1e-16)  # not constant: constancy is relative
+    assert not b.constant_.any()
+    np.testing.assert_allclose(b.sample(5, random_state=0), 1e-16 * a.sample(5, random_state=0), rtol=1e-6)
+    with pytest.raises(ValueError, match="too large"):
+        DSG(**FAST).fit(X * 1e300)
 
 
 def test_constant_columns(rng):
@@ -180,12 +206,15 @@ def test_score_input_errors(fitted):
         (dict(hidden_layer_sizes=(4, 0)), "hidden_layer_sizes"),
         (dict(schedule="authors", bandwidth=0.05), "smallest"),
         (dict(device="cuda:0"), "CUDA is not available"),
+        (dict(device="foo"), "not a valid torch device"),
+        (dict(device="mps"), "only 'cpu' and 'cuda'"),
+        (dict(bandwidth=50.0), "bandwidth"),
     ],
 )
 def test_bad_parameters(params, match, rng):
     import torch
 
-    if "device" in params and torch.cuda.is_available():
+    if params.get("device") == "cuda:0" and torch.cuda.is_available():
         pytest.skip("CUDA is available here")
     with pytest.raises(ValueError, match=match):
         DSG(**{**FAST, **params}).fit(rng.normal(size=(50, 2)))
@@ -256,13 +285,17 @@ def test_pipeline_after_pca():
     assert np.isfinite(pipe.score(X[:50]))
 
 
-def test_grid_search_prefers_the_right_bandwidth(gauss_data):
-    # Gaussian data: heavy smoothing costs little, tiny smoothing overfits
+def test_grid_search_over_bandwidth_steps_and_width(gauss_data):
     Xtr = gauss_data[0][:400]
     grid = GridSearchCV(
         DSG(random_state=0, **FAST),
-        {"bandwidth": [0.02, 0.4], "n_steps": [8], "hidden_layer_sizes": [(32, 32)]},
+        {"bandwidth": [0.05, 0.4], "n_steps": [4, 10], "hidden_layer_sizes": [(16,), (32, 32)]},
         cv=2,
     ).fit(Xtr)
-    assert grid.best_params_["bandwidth"] == 0.4
-    assert np.isfinite(grid.cv_results_["mean_test_score"]).all()
+    scores = grid.cv_results_["mean_test_score"]
+    assert np.isfinite(scores).all()
+    assert grid.best_score_ == scores.max()
+    scores = scores.reshape(2, 2, 2)  # bandwidth x width x steps, in ParameterGrid's order
+    assert (scores[:, 1] > scores[:, 0]).all()  # the wider network wins everywhere
+    assert (scores[:, :, 1] > scores[:, :, 0]).all()  # and so do more ODE steps
+    assert grid.best_params_["hidden_layer_sizes"] == (32, 32) and grid.best_params_["n_steps"] == 10

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from sklearn_diffgen.labeling import make_labels
+from sklearn_diffgen.labeling import LABELS_PER_MINIBATCH, make_labels
 from sklearn_diffgen.schedules import SCHEDULES, time_grid
 from sklearn_diffgen.solvers import SOLVERS
 
@@ -55,12 +55,15 @@ def test_chunks_do_not_change_labels(precision, tol):
 
 
 def test_minibatch_mode_draws_from_subsets():
-    # two far clusters; a mini-batch of 1 per chunk sends every label of a chunk to one cluster
+    # two far clusters; a mini-batch of 1 per block sends every label of a block to one cluster
     x = torch.tensor([[-10.0], [10.0]], dtype=f64)
-    _, lab = labels(x, 400, score_batch_size=1, budget_bytes=8 * 1 * 3 * 100)
-    chunks = lab.reshape(4, 100)
-    for c in chunks:
+    n = 3 * LABELS_PER_MINIBATCH
+    _, lab = labels(x, n, score_batch_size=1, budget_bytes=8 * 1 * 3 * 100)
+    for c in lab.reshape(3, LABELS_PER_MINIBATCH):
         assert (c.sign() == c[0].sign()).all()
+    # and the memory budget does not change which mini-batch a label sees
+    _, same = labels(x, n, score_batch_size=1, budget_bytes=2**30)
+    torch.testing.assert_close(lab, same)
     _, exact = labels(x, 400)
     assert (exact < 0).any() and (exact > 0).any()
 

@@ -69,5 +69,7 @@ def test_grid_errors():
         time_grid(SCHEDULES["paper"], 1.5, 4)
     with pytest.raises(ValueError, match="spacing"):
         time_grid(SCHEDULES["paper"], 0.1, 4, "cosine")
+    with pytest.raises(ValueError, match="below"):  # b/a at t_end beyond the grid's start
+        time_grid(SCHEDULES["paper"], SCHEDULES["paper"].t_from_ratio(150.0), 10, "logsnr")
     with pytest.raises(ValueError, match="n_steps >= 2"):
         time_grid(SCHEDULES["paper"], 0.1, 1, "logsnr")

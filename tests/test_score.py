@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from sklearn_diffgen.schedules import SCHEDULES
-from sklearn_diffgen.score import denoise, minibatch, score
+from sklearn_diffgen.score import choose_precision, denoise, logit_error_bound, minibatch, score
 
 f64 = torch.float64
 
@@ -60,6 +60,10 @@ def test_auto_precision_uses_float32_only_where_safe():
     g = torch.Generator().manual_seed(3)
     x = torch.randn(400, 4, generator=g, dtype=f64)
     z = torch.randn(32, 4, generator=g, dtype=f64)
+    # the bound picks float32 at large noise and float64 at small noise
+    z_max, x_max = float(z.norm(dim=1).max()), float(x.norm(dim=1).max())
+    assert choose_precision(0.5, 0.8, z_max, x_max, 4) == "float32"
+    assert choose_precision(0.999, 0.01, z_max, x_max, 4) == "float64"
     for a, b in [(0.5, 0.8), (0.999, 0.01)]:
         ref = denoise(z, x, a, b, precision="float64")
         auto = denoise(z, x, a, b, precision="auto")
@@ -67,6 +71,21 @@ def test_auto_precision_uses_float32_only_where_safe():
         torch.testing.assert_close(auto, ref, rtol=0, atol=1e-3 * x.abs().max().item())
     # at b = 0.01 float32 logits would be off by far more than 1e-3 nats: auto must be exact
     torch.testing.assert_close(denoise(z, x, 0.999, 0.01), denoise(z, x, 0.999, 0.01, precision="float64"))
+
+
+def test_error_bound_holds_for_float32_logits():
+    # the measured float32 logit error stays under the bound, in high dimension too
+    g = torch.Generator().manual_seed(6)
+    for d, a, b in [(2, 0.9, 0.5), (64, 0.95, 0.3)]:
+        x = torch.randn(300, d, generator=g, dtype=f64)
+        z = a * x[:50] + b * torch.randn(50, d, generator=g, dtype=f64)
+        exact = (a * z @ x.T - 0.5 * a * a * (x * x).sum(1)) / b**2
+        x32, z32 = x.float(), z.float()
+        approx = (a * z32 @ x32.T - 0.5 * a * a * (x32 * x32).sum(1)) / b**2
+        err = float((approx.double() - exact).abs().max())
+        bound = logit_error_bound(a, b, float(z.norm(dim=1).max()), float(x.norm(dim=1).max()),
+                                  torch.finfo(torch.float32).eps, d)
+        assert err <= bound
 
 
 def test_denoise_rejects_zero_noise():

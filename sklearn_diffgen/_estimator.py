@@ -179,6 +179,11 @@ class DiffusionSupervisedGenerator(DensityMixin, BaseEstimator):
         bitwise-identical fits on the CPU.
     verbose : int, default=0
         Show progress bars for labelling and training when positive.
+    callback : callable or None, default=None
+        Called after every training epoch as ``callback(network, epoch, train_loss,
+        validation_loss)``, with ``network`` either ``"generator"`` or ``"inverse"`` and
+        ``validation_loss`` None without early stopping. Returning True stops the training
+        of that network.
 
     Attributes
     ----------
@@ -190,9 +195,9 @@ class DiffusionSupervisedGenerator(DensityMixin, BaseEstimator):
         Sampling noise s, in standardised units.
     device_ : torch.device
         The resolved device.
-    mean_, scale_ : ndarray of shape (n_features_in_,)
+    mean_, scale_ : ndarray of shape (`n_features_in_`,)
         Standardisation of the columns.
-    constant_ : ndarray of shape (n_features_in_,), bool
+    constant_ : ndarray of shape (`n_features_in_`,), bool
         Columns that were constant in training. They are excluded from the model,
         reproduced exactly by :meth:`sample`, and scored as described there.
     generator_ : torch.nn.Module
@@ -211,7 +216,7 @@ class DiffusionSupervisedGenerator(DensityMixin, BaseEstimator):
         Seconds spent in ``labelling``, ``training`` and ``inverse`` training.
     n_features_in_ : int
         Number of features seen during fit.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Names of features seen during fit, when X has string column names.
 
     See Also
@@ -257,6 +262,7 @@ class DiffusionSupervisedGenerator(DensityMixin, BaseEstimator):
         "device": [str, torch.device],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
+        "callback": [callable, None],
     }
 
     def __init__(
@@ -281,6 +287,7 @@ class DiffusionSupervisedGenerator(DensityMixin, BaseEstimator):
         device="auto",
         random_state=None,
         verbose=0,
+        callback=None,
     ):
         self.bandwidth = bandwidth
         self.n_labels = n_labels
@@ -301,6 +308,7 @@ class DiffusionSupervisedGenerator(DensityMixin, BaseEstimator):
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
+        self.callback = callback
 
     # ------------------------------------------------------------------ helpers
     def _budget_bytes(self) -> int:
@@ -314,6 +322,11 @@ class DiffusionSupervisedGenerator(DensityMixin, BaseEstimator):
                 f"hidden_layer_sizes must be positive integers, got {self.hidden_layer_sizes!r}"
             )
         return tuple(int(h) for h in sizes)
+
+    def _epoch_callback(self, network: str):
+        if self.callback is None:
+            return None
+        return lambda epoch, train, val: self.callback(network, epoch, train, val)
 
     def _standardise(self, X: np.ndarray) -> np.ndarray:
         return (X[:, ~self.constant_] - self.mean_[~self.constant_]) / self.scale_[~self.constant_]
@@ -388,9 +401,11 @@ class DiffusionSupervisedGenerator(DensityMixin, BaseEstimator):
             verbose=verbose,
         )
         self.generator_ = MLP(d, d, hidden, self.activation, generator=gens[1]).to(self.device_)
-        res = fit_regression(self.generator_, z, labels, generator=gens[1], desc="generator", **train_kw)
+        res = fit_regression(self.generator_, z, labels, generator=gens[1], desc="generator",
+                             callback=self._epoch_callback("generator"), **train_kw)
         self.inverse_ = MLP(d, d, hidden, self.activation, generator=gens[2]).to(self.device_)
-        res_inv = fit_regression(self.inverse_, labels, z, generator=gens[2], desc="inverse", **train_kw)
+        res_inv = fit_regression(self.inverse_, labels, z, generator=gens[2], desc="inverse",
+                                 callback=self._epoch_callback("inverse"), **train_kw)
         for net in (self.generator_, self.inverse_):
             net.eval().requires_grad_(False)
 
@@ -425,7 +440,7 @@ class DiffusionSupervisedGenerator(DensityMixin, BaseEstimator):
 
         Returns
         -------
-        X : ndarray of shape (n_samples, n_features_in_)
+        X : ndarray of shape (n_samples, `n_features_in_`)
             Samples in the units of the training data.
         """
         check_is_fitted(self)
@@ -464,13 +479,15 @@ class DiffusionSupervisedGenerator(DensityMixin, BaseEstimator):
         rows that keep the constant.
 
         Each row costs d forward-mode passes through the network plus a d x d Cholesky
-        factorisation per iteration (at most 100), so it is quick up to a few hundred
-        columns; reduce wider data first (for example with PCA in a Pipeline). A
-        :class:`UserWarning` reports rows whose inversion did not converge.
+        factorisation per iteration (at most 100). Measured on 2 CPU cores with the default
+        network: about 800 rows/s at d = 8, 170 at d = 32, 45 at d = 64 and 13 at d = 128,
+        with memory growing as :math:`d^2` per row. Past about a hundred columns, reduce
+        the data first (for example with PCA in a Pipeline). A :class:`UserWarning`
+        reports rows whose inversion did not converge.
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features_in_)
+        X : array-like of shape (n_samples, `n_features_in_`)
             Rows to score.
 
         Returns
@@ -511,7 +528,7 @@ class DiffusionSupervisedGenerator(DensityMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features_in_)
+        X : array-like of shape (n_samples, `n_features_in_`)
             Rows to score.
         y : None
             Ignored.

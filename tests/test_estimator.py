@@ -255,6 +255,20 @@ def test_auto_bandwidth_is_the_teachers_cross_validated_one(moons, gauss_data):
     assert fits["moons"] < fits["gauss"] / 2  # multimodal data want far less smoothing
 
 
+def test_callback_sees_epochs_and_can_stop(rng):
+    seen = []
+
+    def callback(network, epoch, train_loss, val_loss):
+        seen.append((network, epoch, np.isfinite(train_loss), val_loss is not None))
+        return network == "inverse" and epoch == 1
+
+    est = DSG(**{**FAST, "max_iter": 3}, callback=callback).fit(rng.normal(size=(100, 2)))
+    gen = [s for s in seen if s[0] == "generator"]
+    assert [s[1] for s in gen] == list(range(est.n_iter_))
+    assert [s[1] for s in seen if s[0] == "inverse"] == [0, 1]
+    assert all(s[2] and s[3] for s in seen)
+
+
 def test_verbose_shows_progress(capsys, rng):
     DSG(**{**FAST, "max_iter": 2}, verbose=1).fit(rng.normal(size=(50, 2)))
     err = capsys.readouterr().err

@@ -38,7 +38,8 @@ def main():
                      est.n_iter_, est.score(X_test)))
     rows = np.array(rows)
     med = np.median(rows, axis=0)
-    t_kde, kde = timed(lambda: GridSearchCV(KernelDensity(), {"bandwidth": np.logspace(-2, 0, 20)}).fit(X_train))
+    t_kde, kde = timed(lambda: GridSearchCV(KernelDensity(),
+                                            {"bandwidth": np.logspace(-2, 0, 20)}).fit(X_train))
     t_gmm, gmm = timed(lambda: GridSearchCV(GaussianMixture(random_state=0),
                                             {"n_components": [1, 2, 4, 8, 16, 32]}).fit(X_train))
 

@@ -31,7 +31,7 @@ def test_init_is_seeded_and_leaves_global_rng_alone():
 
 def test_init_follows_fan_in_bound():
     net = MLP(50, 3, (40,), generator=torch.Generator().manual_seed(0))
-    w = net.net[0].weight
+    w = net.net[0].weight.detach()
     assert float(w.abs().max()) <= 50**-0.5
     assert float(w.std()) == pytest.approx(50**-0.5 / 3**0.5, rel=0.1)  # U(-c, c) has std c / sqrt(3)
 

@@ -216,7 +216,8 @@ class DiffusionSupervisedGenerator(DensityMixin, BaseEstimator):
     best_loss_ : float
         Best monitored loss.
     fit_times_ : dict
-        Seconds spent in ``labelling``, ``training`` and ``inverse`` training.
+        Seconds spent choosing the ``bandwidth``, ``labelling``, ``training`` the generator
+        and training the ``inverse`` network.
     n_features_in_ : int
         Number of features seen during fit.
     feature_names_in_ : ndarray of shape (`n_features_in_`,)
@@ -370,7 +371,9 @@ class DiffusionSupervisedGenerator(DensityMixin, BaseEstimator):
         Xs = self._standardise(X)
         n, d = Xs.shape
 
+        t0 = time.perf_counter()
         self.bandwidth_ = _resolve_bandwidth(self.bandwidth, Xs, rng)
+        t_bandwidth = time.perf_counter() - t0
         sched = SCHEDULES[self.schedule]
         if self.bandwidth_ < sched.min_ratio:
             raise ValueError(
@@ -416,7 +419,8 @@ class DiffusionSupervisedGenerator(DensityMixin, BaseEstimator):
         self.loss_curve_ = res.loss_curve
         self.validation_scores_ = res.validation_scores
         self.best_loss_ = res.best_loss
-        self.fit_times_ = {"labelling": t_label, "training": res.time, "inverse": res_inv.time}
+        self.fit_times_ = {"bandwidth": t_bandwidth, "labelling": t_label, "training": res.time,
+                           "inverse": res_inv.time}
         for name, r in (("generator", res), ("inverse network", res_inv)):
             if not r.converged:
                 warnings.warn(

@@ -228,7 +228,7 @@ def test_convergence_warning(rng):
 def test_fitted_attributes(fitted):
     assert fitted.device_.type in ("cpu", "cuda") and fitted.device == "auto"
     assert fitted.n_iter_ == len(fitted.loss_curve_) == len(fitted.validation_scores_)
-    assert set(fitted.fit_times_) == {"labelling", "training", "inverse"}
+    assert set(fitted.fit_times_) == {"bandwidth", "labelling", "training", "inverse"}
     assert fitted.bandwidth_ == 0.1 and fitted.noise_ == pytest.approx(0.01)
     assert fitted.best_loss_ == min(fitted.validation_scores_)
 

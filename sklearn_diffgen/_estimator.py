@@ -134,11 +134,17 @@ class DiffusionSupervisedGenerator(DensityMixin, BaseEstimator):
         wide for multimodal data (``benchmarks/bandwidth_rule.py``).
     n_labels : int, default=10000
         Number of (z, x) pairs produced by the ODE and used to train the generator.
-    solver : {"dpmpp_2m", "ddim", "heun", "euler"}, default="dpmpp_2m"
+    solver : {"dpmpp_2m", "dpmpp_3m", "ddim", "heun", "euler"}, default="dpmpp_2m"
         ODE solver. ``euler`` on a uniform time grid is the paper's; the others step on a
-        grid uniform in :math:`\log(b/a)`.
+        grid uniform in :math:`\log(b/a)`. ``dpmpp_3m`` (third order) takes the first
+        interval, down to :math:`b/a = 10`, by the exact flow of a Gaussian with the data's
+        mean and covariance, at no score cost, and steps on a log-SNR grid that tightens
+        towards the end: with 20 score evaluations per label (``n_steps=21``) its RMS label
+        error is 2.7e-3 on two moons and 6.7e-3 on a 10-D two-cluster set, against 2.4e-2
+        and 7.9e-2 for ``dpmpp_2m`` with 20 (``benchmarks/labelling.py``).
     n_steps : int, default=20
-        Solver steps per label (``heun`` makes two score calls per step).
+        Solver steps per label (``heun`` makes two score calls per step, ``dpmpp_3m`` none
+        for its first step).
     schedule : {"paper", "authors"}, default="paper"
         ``paper``: :math:`a = 1 - t, b^2 = t`. ``authors``: :math:`a = 1 - 0.99 t`,
         :math:`b^2 = 0.01 + 0.99 t`, as in the released code; its bandwidth is at least 0.1.
@@ -380,7 +386,9 @@ class DiffusionSupervisedGenerator(DensityMixin, BaseEstimator):
                 f"bandwidth={self.bandwidth_:g} is below the smallest that schedule="
                 f"{self.schedule!r} reaches ({sched.min_ratio:g})"
             )
-        if SOLVERS[self.solver].spacing == "logsnr" and self.n_steps < 2 and sched.alpha(1.0) == 0:
+        if SOLVERS[self.solver].spacing != "uniform" and self.n_steps < 2 and (
+            sched.alpha(1.0) == 0 or SOLVERS[self.solver].spacing == "logsnr_end"
+        ):
             raise ValueError(f"solver={self.solver!r} with schedule={self.schedule!r} needs n_steps >= 2")
         self.t_end_ = sched.t_from_ratio(self.bandwidth_)
         self.noise_ = NOISE_FRACTION * self.bandwidth_

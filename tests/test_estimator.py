@@ -13,6 +13,7 @@ from sklearn.neighbors import KernelDensity
 from sklearn.pipeline import make_pipeline
 
 from sklearn_diffgen import DiffusionSupervisedGenerator as DSG
+from sklearn_diffgen.solvers import SOLVERS
 
 from conftest import FAST
 
@@ -275,7 +276,7 @@ def test_verbose_shows_progress(capsys, rng):
     assert "labelling" in err and "generator" in err
 
 
-@pytest.mark.parametrize("solver", ["euler", "heun", "ddim", "dpmpp_2m"])
+@pytest.mark.parametrize("solver", sorted(SOLVERS))
 @pytest.mark.parametrize("schedule", ["paper", "authors"])
 def test_every_solver_and_schedule_fit(solver, schedule, moons):
     est = DSG(solver=solver, schedule=schedule, bandwidth=0.2, random_state=0,

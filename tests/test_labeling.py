@@ -78,3 +78,46 @@ def test_progress_bar(capsys):
 def test_reproducible(seed):
     x = torch.randn(50, 2, generator=torch.Generator().manual_seed(9), dtype=f64)
     assert torch.equal(labels(x, 30, seed=seed)[1], labels(x, 30, seed=seed)[1])
+
+
+def test_topk_labels_match_exact_labels():
+    # small bandwidth: the last steps are truncated, and the labels barely move
+    g = torch.Generator().manual_seed(11)
+    x = torch.randn(3000, 2, generator=g, dtype=f64)
+    stats = {}
+    _, exact = labels(x, 300, h=0.005, precision="float64")
+    _, trunc = labels(x, 300, h=0.005, precision="float64", topk=32, topk_tol=1e-6, stats=stats)
+    assert stats["cached"] + stats["topk"] > 0.1 * stats["rows"], stats
+    torch.testing.assert_close(trunc, exact, rtol=0, atol=1e-5)
+
+
+def test_gaussian_start_costs_no_evaluation_and_keeps_labels_accurate():
+    # near-Gaussian data: the start is nearly the exact flow, so few steps suffice; it costs
+    # no denoiser evaluation, and solvers without a history (ddim) accept it too
+    g = torch.Generator().manual_seed(12)
+    x = torch.randn(600, 2, generator=g, dtype=f64) * torch.tensor([1.0, 0.5], dtype=f64) + 0.3
+    _, ref = labels(x, 150, h=0.2, solver="heun", n_steps=150, precision="float64")
+    ts = time_grid(paper, paper.t_from_ratio(0.2), 16, "logsnr_end")
+    for solver, tol in (("dpmpp_3m", 5e-3), ("ddim", 0.1)):
+        stats = {}
+        _, got = make_labels(x, 150, paper, ts, solver=solver, generator=torch.Generator().manual_seed(0),
+                             gaussian_start=True, precision="float64", stats=stats)
+        assert stats["evaluations"] == 15
+        rms = float((got - ref).pow(2).sum(1).mean().sqrt())
+        assert rms < tol, (solver, rms)
+
+
+def test_dpmpp_3m_meets_the_error_target_on_moons():
+    # the target, at the registered settings: RMS label error <= 1e-2 (standardised
+    # units) with <= 20 evaluations per label, against Heun with 300 evaluations (whose own
+    # error is about 5e-4; benchmarks/labelling.py uses 2,000)
+    from sklearn.datasets import make_moons
+
+    X, _ = make_moons(800, noise=0.1, random_state=0)
+    x = torch.as_tensor((X - X.mean(0)) / X.std(0))
+    _, ref = labels(x, 200, h=0.1, solver="heun", n_steps=150, precision="float64")
+    stats = {}
+    _, got = labels(x, 200, h=0.1, solver="dpmpp_3m", n_steps=21, precision="float64", stats=stats)
+    _, old = labels(x, 200, h=0.1, solver="dpmpp_2m", n_steps=20, precision="float64")
+    err = [float((lab - ref).pow(2).sum(1).mean().sqrt()) for lab in (got, old)]
+    assert stats["evaluations"] == 20 and err[0] < 1e-2 and err[0] < err[1] / 2, err

@@ -5,7 +5,14 @@ import math
 import pytest
 import torch
 
-from sklearn_diffgen.schedules import SCHEDULES, SIGMA_MAX, LinearSchedule, time_grid
+from sklearn_diffgen.schedules import (
+    GAUSSIAN_SIGMA_MAX,
+    GRIDS,
+    SCHEDULES,
+    SIGMA_MAX,
+    LinearSchedule,
+    time_grid,
+)
 
 
 @pytest.mark.parametrize("name", sorted(SCHEDULES))
@@ -44,7 +51,7 @@ def test_invalid_schedule():
         LinearSchedule(a_end=1.0)
 
 
-@pytest.mark.parametrize("spacing", ["uniform", "logsnr"])
+@pytest.mark.parametrize("spacing", sorted(GRIDS))
 @pytest.mark.parametrize("name", sorted(SCHEDULES))
 def test_grids_decrease_from_one_to_t_end(spacing, name):
     s = SCHEDULES[name]
@@ -62,6 +69,24 @@ def test_logsnr_grid_is_uniform_in_log_ratio():
     assert math.isclose(s.ratio(float(ts[1])), SIGMA_MAX, rel_tol=1e-9)
     steps = log_r[1:] - log_r[:-1]
     torch.testing.assert_close(steps, steps.mean().expand_as(steps))
+
+
+@pytest.mark.parametrize("name", sorted(SCHEDULES))
+def test_logsnr_end_grid_starts_at_gaussian_sigma_max_and_shrinks_its_steps(name):
+    s = SCHEDULES[name]
+    ts = time_grid(s, s.t_from_ratio(0.1), 11, "logsnr_end")
+    log_r = torch.tensor([math.log(s.ratio(float(t))) for t in ts[1:]], dtype=torch.float64)
+    assert math.isclose(s.ratio(float(ts[1])), GAUSSIAN_SIGMA_MAX, rel_tol=1e-9)
+    assert math.isclose(float(log_r[-1]), math.log(0.1), rel_tol=1e-9)
+    steps = log_r[:-1] - log_r[1:]
+    assert bool((steps[1:] < steps[:-1]).all()) and float(steps[0] / steps[-1]) > 2
+
+
+def test_logsnr_end_grid_handles_wide_bandwidths():
+    # h = 10, the widest the estimator accepts: the grid starts at 4 h instead of b/a = 10
+    s = SCHEDULES["paper"]
+    ts = time_grid(s, s.t_from_ratio(10.0), 5, "logsnr_end")
+    assert math.isclose(s.ratio(float(ts[1])), 40.0, rel_tol=1e-9) and bool((ts[1:] < ts[:-1]).all())
 
 
 def test_grid_errors():

@@ -109,3 +109,91 @@ def test_schedule_start_gives_data_mean():
     s = SCHEDULES["paper"]
     d = denoise(torch.randn(5, 1, dtype=f64), x, s.alpha(1.0), s.sigma(1.0))
     torch.testing.assert_close(d, torch.full((5, 1), 1.5, dtype=f64))
+
+
+# ------------------------------------------------------------- nearest-neighbour truncation
+
+
+def brute_force_weights(z, x, a, b):
+    """Softmax weights of -|z - a x_n|^2 / (2 b^2), one explicit row per query, in float64."""
+    d2 = ((z[:, None, :] - a * x[None, :, :]) ** 2).sum(-1)
+    return torch.softmax(-d2 / (2 * b * b), dim=1)
+
+
+@pytest.mark.parametrize("b, expect_truncated", [(0.003, True), (0.7, False)])
+def test_topk_matches_exact_denoiser_within_bound(b, expect_truncated):
+    from sklearn_diffgen.score import denoise_topk
+
+    g = torch.Generator().manual_seed(7)
+    x = torch.randn(3000, 2, generator=g, dtype=f64)
+    a, k, tol = 0.999, 32, 1e-6
+    z = a * x[:200] + b * torch.randn(200, 2, generator=g, dtype=f64)
+    got, mask = denoise_topk(z, x, a, b, k, tol=tol, precision="float64", return_mask=True)
+    w = brute_force_weights(z, x, a, b)
+    want = w @ x
+    assert bool(mask.any()) == expect_truncated and bool(mask.all()) == expect_truncated
+    err = (got - want).norm(dim=1)
+    assert float(err.max()) <= 2 * tol * float(x.norm(dim=1).max())
+    if not expect_truncated:  # every row fell back to the full softmax
+        torch.testing.assert_close(got, want, rtol=1e-10, atol=1e-10)
+    # the mass dropped from each truncated row is below the tolerance, as the bound says
+    kept = torch.zeros_like(w).scatter_(1, torch.topk(w, k, dim=1).indices, 1.0)
+    dropped = (w * (1 - kept)).sum(1)
+    if expect_truncated:
+        assert float(dropped[mask].max()) <= tol
+
+
+def test_topk_with_k_at_least_n_is_exact():
+    from sklearn_diffgen.score import denoise_topk
+
+    g = torch.Generator().manual_seed(8)
+    x = torch.randn(20, 3, generator=g, dtype=f64)
+    z = torch.randn(5, 3, generator=g, dtype=f64)
+    torch.testing.assert_close(denoise_topk(z, x, 0.9, 0.1, 20), denoise(z, x, 0.9, 0.1))
+
+
+def test_truncated_denoiser_follows_a_trajectory_exactly():
+    # points drifting towards the data as sigma shrinks: the cached neighbours are reused,
+    # and every call stays within 2 tol max|x| of the exact denoiser
+    from sklearn_diffgen.score import TruncatedDenoiser
+
+    g = torch.Generator().manual_seed(9)
+    x = torch.randn(4000, 2, generator=g, dtype=f64)
+    tol = 1e-6
+    den = TruncatedDenoiser(x, 32, tol, sigma_first=0.05)
+    target = x[:100] + 0.02 * torch.randn(100, 2, generator=g, dtype=f64)
+    worst = 0.0
+    for i, sigma in enumerate([0.2, 0.04, 0.02, 0.01, 0.005, 0.0025]):
+        y = target + sigma * torch.randn(100, 2, generator=g, dtype=f64) * 0.3
+        got = den(y, 1.0, sigma, precision="float64")
+        worst = max(worst, float((got - brute_force_weights(y, x, 1.0, sigma) @ x).norm(dim=1).max()))
+    assert worst <= 2 * tol * float(x.norm(dim=1).max())
+    st = den.stats
+    assert st["rows"] == 600 and st["cached"] > 100 and st["topk"] > 0
+    assert st["cached"] + st["topk"] + st["exact"] == st["rows"]
+
+
+def test_truncated_denoiser_validates():
+    from sklearn_diffgen.score import TruncatedDenoiser
+
+    x = torch.zeros(5, 1, dtype=f64)
+    with pytest.raises(ValueError, match="tol"):
+        TruncatedDenoiser(x, 2, tol=0.0)
+    with pytest.raises(ValueError, match="k must"):
+        TruncatedDenoiser(x, 0)
+
+
+def test_workspace_is_reused_and_regrown():
+    from sklearn_diffgen.score import Workspace
+
+    ws = Workspace()
+    a = ws.block(10, 10, f64, "cpu")
+    b = ws.block(5, 10, torch.float32, "cpu")
+    assert a.data_ptr() == b.data_ptr() and ws.nbytes == 800
+    ws.block(20, 10, f64, "cpu")
+    assert ws.nbytes == 1600
+    # denoise gives the same answer with a shared workspace of any prior contents
+    g = torch.Generator().manual_seed(10)
+    x, z = torch.randn(50, 2, generator=g, dtype=f64), torch.randn(7, 2, generator=g, dtype=f64)
+    ws.block(20, 10, f64, "cpu").fill_(float("nan"))
+    torch.testing.assert_close(denoise(z, x, 0.8, 0.3, workspace=ws), denoise(z, x, 0.8, 0.3))

@@ -6,12 +6,21 @@ import pytest
 import torch
 
 from sklearn_diffgen.schedules import SCHEDULES, time_grid
-from sklearn_diffgen.solvers import SOLVERS
+from sklearn_diffgen.solvers import SOLVERS, gaussian_flow, gaussian_start
 
 from conftest import GaussianProblem
 
 #: Observed convergence order on the Gaussian problem, as measured from 32 to 128 steps.
-ORDERS = {"euler": 1, "ddim": 1, "heun": 2, "dpmpp_2m": 2}
+ORDERS = {"euler": 1, "ddim": 1, "heun": 2, "dpmpp_2m": 2, "dpmpp_3m": 3}
+
+
+def integrate(problem, solver, z1, ts):
+    """Run a registered solver as the labeller does (Gaussian start where registered)."""
+    entry = SOLVERS[solver]
+    if entry.gaussian_start:
+        z1, hist = gaussian_start(z1, problem.m, torch.diag(problem.S), problem.sched, ts)
+        return entry.fn(problem.denoise, z1, ts[1:], problem.sched, history=hist)
+    return entry.fn(problem.denoise, z1, ts, problem.sched)
 
 
 def errors(problem, solver, ns, t_end=0.01):
@@ -20,7 +29,7 @@ def errors(problem, solver, ns, t_end=0.01):
     out = []
     for n in ns:
         ts = time_grid(problem.sched, t_end, n, SOLVERS[solver].spacing)
-        got = SOLVERS[solver].fn(problem.denoise, z1, ts, problem.sched)
+        got = integrate(problem, solver, z1, ts)
         out.append(float((got - want).abs().max()))
     return out
 
@@ -47,9 +56,9 @@ def test_exact_for_point_mass(solver):
     s = SCHEDULES["paper"]
     z1 = torch.randn(5, 2, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
     ts = time_grid(s, 0.04, 400, SOLVERS[solver].spacing)
-    got = SOLVERS[solver].fn(lambda z, t: x0.expand_as(z), z1, ts, s)
+    got = SOLVERS[solver].fn(lambda z, t: x0.expand_as(z), z1, ts, s)  # no Gaussian start here
     want = s.alpha(0.04) * x0 + s.sigma(0.04) * z1
-    tol = 1e-12 if solver in ("ddim", "dpmpp_2m") else 1e-2
+    tol = 1e-12 if solver in ("ddim", "dpmpp_2m", "dpmpp_3m") else 1e-2
     torch.testing.assert_close(got, want, rtol=0, atol=tol)
 
 
@@ -61,3 +70,49 @@ def test_callback_sees_every_step():
                            callback=lambda i, t, z: seen.append((i, t)))
     assert [i for i, _ in seen] == list(range(7))
     assert math.isclose(seen[-1][1], 0.1)
+
+
+@pytest.mark.parametrize("schedule", sorted(SCHEDULES))
+def test_exponential_multistep_solvers_on_their_own_grids(schedule):
+    # dpmpp_3m is third order on logsnr grids too, without the Gaussian start, when there is
+    # no jump from a(1) = 0 (the authors' schedule); with the jump its error stops at the
+    # jump's bias, 1 / (2 SIGMA_MAX^2) relative
+    problem = GaussianProblem([0.5, -1.0], [0.3, 2.0], SCHEDULES[schedule])
+    z1 = torch.randn(64, 2, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    want = problem.flow(z1, 0.01)
+    e = []
+    for n in (16, 32, 64):
+        ts = time_grid(problem.sched, 0.01, n, "logsnr")
+        e.append(float((SOLVERS["dpmpp_3m"].fn(problem.denoise, z1, ts, problem.sched) - want).abs().max()))
+    if schedule == "authors":
+        assert math.log2(e[1] / e[2]) > 2.75, e
+    else:
+        assert e[-1] < 1e-3, e
+
+
+def test_gaussian_flow_is_the_exact_map():
+    # a rotated diagonal problem: the flow commutes with the rotation, and composes
+    problem = GaussianProblem([0.5, -1.0], [0.3, 2.0])
+    c, s = math.cos(0.7), math.sin(0.7)
+    q = torch.tensor([[c, -s], [s, c]], dtype=torch.float64)
+    mean, cov = q @ problem.m, q @ torch.diag(problem.S) @ q.T
+    z1 = torch.randn(32, 2, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
+    sched = problem.sched
+    got = gaussian_flow(z1 @ q.T, mean, cov, sched, 1.0, 0.2)
+    torch.testing.assert_close(got, problem.flow(z1, 0.2) @ q.T, rtol=1e-12, atol=1e-12)
+    mid = gaussian_flow(z1 @ q.T, mean, cov, sched, 1.0, 0.6)
+    torch.testing.assert_close(gaussian_flow(mid, mean, cov, sched, 0.6, 0.2), got, rtol=1e-12, atol=1e-12)
+
+
+def test_gaussian_start_history_is_the_gaussian_denoiser_on_the_flow():
+    # the history's D values are the exact denoiser of the Gaussian problem at points of
+    # its exact flow, at the log-SNRs before ts[1]
+    problem = GaussianProblem([0.5, -1.0], [0.3, 2.0], SCHEDULES["authors"])
+    sched = problem.sched
+    ts = time_grid(sched, 0.01, 12, "logsnr_end")
+    z1 = torch.randn(16, 2, generator=torch.Generator().manual_seed(3), dtype=torch.float64)
+    z, hist = gaussian_start(z1, problem.m, torch.diag(problem.S), sched, ts)
+    torch.testing.assert_close(z, problem.flow(z1, float(ts[1])), rtol=1e-12, atol=1e-12)
+    for d, lam in hist:
+        t = sched.t_from_ratio(math.exp(-lam))
+        torch.testing.assert_close(d, problem.denoise(problem.flow(z1, t), t), rtol=1e-10, atol=1e-10)

@@ -2,6 +2,7 @@
 
 from . import datasets, metrics
 from ._estimator import DiffusionSupervisedGenerator
+from .tabular import TabularGenerator
 
 __version__ = "0.1.0"
-__all__ = ["DiffusionSupervisedGenerator", "datasets", "metrics", "__version__"]
+__all__ = ["DiffusionSupervisedGenerator", "TabularGenerator", "datasets", "metrics", "__version__"]

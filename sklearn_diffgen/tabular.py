@@ -1,0 +1,590 @@
+r"""Mixed-type tables in and out: a wrapper that encodes, conditions on a class and decodes.
+
+:class:`TabularGenerator` puts any row generator with ``fit(X)`` and
+``sample(n_samples, random_state=...)`` (by default :class:`DiffusionSupervisedGenerator`)
+behind a pandas interface:
+
+* **Encoding.** Float columns pass through. Integer columns are dequantised,
+  :math:`u = k + \epsilon` with :math:`\epsilon \sim U(-\tfrac12, \tfrac12)`, and decoded
+  by rounding, so that the model sees a continuous density whose cells carry the
+  integer probabilities. Categorical, string and boolean columns go through
+  :class:`~sklearn.preprocessing.OneHotEncoder` (decoded by the argmax over the block) or
+  :class:`~sklearn.preprocessing.OrdinalEncoder` with :math:`u = k + U(0, 1)` (decoded by
+  :math:`\lfloor u \rfloor`, clipped to the codes), inside one
+  :class:`~sklearn.compose.ColumnTransformer`.
+* **Missing values.** A numeric column with NaNs gets a 0/1 indicator column, and its
+  missing entries are filled with values drawn from the column's observed ones, so no
+  row is dropped and no spike appears at a fill value; a missing category is a category
+  of its own. With ``missing="reproduce"`` decoded rows carry NaNs where the indicator
+  (or the category) says so, with the frequencies and dependencies learned from the data.
+* **Class-conditional generation.** ``fit(X, y)`` learns :math:`p(x \mid y)`, either by
+  one model per class (``conditional="separate"``) or by one model of the joint
+  :math:`(x, \mathrm{onehot}(y))` from which rows of a class are drawn by rejection
+  (``conditional="joint"``): rows are generated in batches and kept when the argmax of
+  their label block is the requested class.
+"""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass
+from numbers import Integral
+
+import numpy as np
+import pandas as pd
+from scipy.special import logsumexp
+from sklearn.base import BaseEstimator, clone
+from sklearn.compose import ColumnTransformer
+from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import HasMethods, StrOptions
+from sklearn.utils.validation import check_is_fitted
+
+from ._estimator import DiffusionSupervisedGenerator
+
+__all__ = ["TabularGenerator", "sample_counts"]
+
+_SEED_MAX = np.iinfo(np.int32).max
+#: A class must be generated with at least this acceptance rate by rejection before giving up.
+_MIN_ACCEPTANCE = 1e-4
+
+
+# --------------------------------------------------------------------------- column kinds
+@dataclass
+class _Column:
+    """What decoding needs to rebuild one column: its kind, dtype, bounds and missingness."""
+
+    name: object
+    kind: str  # "float", "integer" or "categorical"
+    dtype: object
+    lo: float = -np.inf
+    hi: float = np.inf
+    has_missing: bool = False
+
+
+def _column_kind(name, s) -> str:
+    if pd.api.types.is_bool_dtype(s.dtype):
+        return "categorical"
+    if pd.api.types.is_integer_dtype(s.dtype):
+        return "integer"
+    if pd.api.types.is_float_dtype(s.dtype):
+        return "float"
+    if isinstance(s.dtype, pd.CategoricalDtype) or pd.api.types.is_object_dtype(s.dtype) or \
+            pd.api.types.is_string_dtype(s.dtype):
+        return "categorical"
+    raise TypeError(
+        f"column {name!r} has dtype {s.dtype}, which TabularGenerator cannot model; convert it "
+        "to numbers, integers, booleans or categories first"
+    )
+
+
+def _describe(df) -> list[_Column]:
+    cols = []
+    for name in df.columns:
+        s = df[name]
+        kind = _column_kind(name, s)
+        if s.isna().all():
+            raise ValueError(f"column {name!r} has no observed value")
+        col = _Column(name, kind, s.dtype, has_missing=bool(s.isna().any()))
+        if kind != "categorical":
+            v = s.dropna().to_numpy(dtype=np.float64)
+            if not np.all(np.isfinite(v)):
+                raise ValueError(f"column {name!r} has infinite values")
+            col.lo, col.hi = float(v.min()), float(v.max())
+        cols.append(col)
+    return cols
+
+
+def _as_object(s):
+    # the encoders want one missing marker and plain Python categories
+    return s.astype(object).where(s.notna(), np.nan) if len(s) else s.astype(object)
+
+
+# ------------------------------------------------------------------------------ encoding
+def _prepare(df, cols: list[_Column], rng: np.random.RandomState | None):
+    """Fill and dequantise the columns of ``df``; None for ``rng`` gives cell centres (scoring)."""
+    out = {}
+    for c in cols:
+        s = df[c.name]
+        if c.kind == "categorical":
+            out[c.name] = _as_object(s)
+            continue
+        v = s.to_numpy(dtype=np.float64, na_value=np.nan)
+        miss = np.isnan(v)
+        if c.has_missing:
+            out[_indicator(c.name)] = miss.astype(np.float64)
+        if miss.any():
+            observed = v[~miss]
+            v = v.copy()
+            v[miss] = (rng.choice(observed, miss.sum()) if rng is not None else np.median(observed))
+        if c.kind == "integer" and rng is not None:
+            v = v + rng.uniform(-0.5, 0.5, v.shape)
+        out[c.name] = v
+    return pd.DataFrame(out, index=df.index)
+
+
+def _indicator(name) -> str:
+    return f"{name}__missing"
+
+
+def _make_encoder(cols: list[_Column], encoding: str) -> ColumnTransformer:
+    numeric = [c.name for c in cols if c.kind != "categorical"]
+    numeric += [_indicator(c.name) for c in cols if c.kind != "categorical" and c.has_missing]
+    categorical = [c.name for c in cols if c.kind == "categorical"]
+    if encoding == "onehot":
+        cat = OneHotEncoder(sparse_output=False, handle_unknown="ignore", dtype=np.float64)
+    else:
+        # a missing category is code -1, so that its cell [-1, 0) sits beside the others
+        cat = OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=-2,
+                             encoded_missing_value=-1, dtype=np.float64)
+    return ColumnTransformer(
+        [("numeric", "passthrough", numeric), ("categorical", cat, categorical)],
+        sparse_threshold=0.0,
+        verbose_feature_names_out=False,
+    )
+
+
+def _category_blocks(enc: ColumnTransformer, encoding: str) -> list[slice]:
+    """The slice of the encoded matrix that each categorical column occupies."""
+    start = enc.output_indices_["categorical"].start
+    cat = enc.named_transformers_["categorical"]
+    sizes = [len(k) for k in cat.categories_] if encoding == "onehot" else [1] * len(cat.categories_)
+    blocks = []
+    for size in sizes:
+        blocks.append(slice(start, start + size))
+        start += size
+    return blocks
+
+
+def _decode(U: np.ndarray, enc: ColumnTransformer, cols: list[_Column], encoding: str,
+            clip: bool, missing: str):
+    """Rows of the encoded space back to a DataFrame with the training columns and dtypes."""
+    numeric = [c for c in cols if c.kind != "categorical"]
+    categorical = [c for c in cols if c.kind == "categorical"]
+    num = U[:, enc.output_indices_["numeric"]]
+    out = {}
+    n_ind = 0
+    for j, c in enumerate(numeric):
+        v = num[:, j].copy()
+        if c.kind == "integer":
+            v = np.rint(v)
+        if clip:
+            v = np.clip(v, c.lo, c.hi)
+        if c.has_missing and missing == "reproduce":
+            v[num[:, len(numeric) + n_ind] > 0.5] = np.nan
+        n_ind += c.has_missing
+        out[c.name] = v
+    cat = enc.named_transformers_["categorical"] if categorical else None
+    for j, (c, block) in enumerate(zip(categorical, _category_blocks(enc, encoding) if cat else [])):
+        cats = cat.categories_[j]
+        allowed = np.ones(len(cats), dtype=bool)
+        if missing == "impute" and len(cats) > 1:
+            allowed = ~pd.isna(cats)  # the missing category is never drawn
+        if encoding == "onehot":
+            u = np.where(allowed, U[:, block], -np.inf)
+            code = u.argmax(axis=1)
+        else:
+            # codes 0..K-1 index the observed categories; -1 is the missing one (last in cats)
+            codes = np.where(pd.isna(cats), -1, np.arange(len(cats)))
+            ok = codes[allowed]
+            u = np.floor(U[:, block.start])
+            code = np.flatnonzero(allowed)[np.abs(u[:, None] - ok[None, :]).argmin(axis=1)]
+        out[c.name] = cats[code]
+    frame = pd.DataFrame({c.name: out[c.name] for c in cols})
+    for c in cols:
+        frame[c.name] = _restore_dtype(frame[c.name], c)
+    return frame
+
+
+def _restore_dtype(s, c: _Column):
+    if c.kind == "integer" and s.isna().any() and not isinstance(c.dtype, pd.api.extensions.ExtensionDtype):
+        return s  # a NumPy integer column cannot hold NaN: keep float, as pandas would
+    if c.kind == "integer":
+        info = np.iinfo(np.dtype(getattr(c.dtype, "numpy_dtype", c.dtype)))
+        s = s.clip(info.min, info.max)
+    if pd.api.types.is_bool_dtype(c.dtype) and not isinstance(c.dtype, pd.api.extensions.ExtensionDtype):
+        if s.isna().any():
+            return s.astype(object)
+    try:
+        return s.astype(c.dtype)
+    except (TypeError, ValueError):
+        return s.astype(object)
+
+
+# ---------------------------------------------------------------------------- class counts
+def sample_counts(n_samples: int, proportions: np.ndarray) -> np.ndarray:
+    """Split ``n_samples`` into integer counts proportional to ``proportions``.
+
+    Largest-remainder rounding: every count is the floor or the ceiling of its share, and
+    the counts add up to ``n_samples``.
+
+    Examples
+    --------
+    >>> sample_counts(10, np.array([0.5, 0.3, 0.2])).tolist()
+    [5, 3, 2]
+    >>> sample_counts(4, np.array([1.0, 1.0, 1.0])).tolist()
+    [2, 1, 1]
+    """
+    p = np.asarray(proportions, dtype=np.float64)
+    share = n_samples * p / p.sum()
+    counts = np.floor(share).astype(int)
+    rest = n_samples - counts.sum()
+    counts[np.argsort(-(share - counts), kind="stable")[:rest]] += 1
+    return counts
+
+
+# ------------------------------------------------------------------------------- estimator
+class TabularGenerator(BaseEstimator):
+    r"""Synthetic rows of a mixed-type table, optionally of requested classes.
+
+    Wraps a row generator (by default :class:`DiffusionSupervisedGenerator`) with the
+    encoding, class conditioning and decoding described in :mod:`sklearn_diffgen.tabular`.
+    Fitted on a :class:`pandas.DataFrame`, :meth:`sample` returns a DataFrame with the same
+    columns, dtypes and category sets; fitted on an array, it returns an array.
+
+    Parameters
+    ----------
+    estimator : estimator or None, default=None
+        Row generator with ``fit(X)`` and ``sample(n_samples, random_state=None)``
+        returning an array (``score_samples`` as well for :meth:`score_samples`). None
+        uses ``DiffusionSupervisedGenerator()``. It is cloned; a ``random_state``
+        parameter of the clone is set from this estimator's ``random_state``.
+    categorical_encoding : {"onehot", "ordinal"}, default="onehot"
+        ``onehot``: one coordinate per category, decoded by the argmax. ``ordinal``: one
+        dequantised code per column, decoded by its floor. One-hot fitted the category
+        frequencies better in ``benchmarks/tabular.py``.
+    conditional : {"separate", "joint"}, default="separate"
+        How ``fit(X, y)`` conditions on the class: one model per class, or one model of
+        the rows with the one-hot class appended, sampled by rejection.
+    clip : bool, default=True
+        Keep numeric values within the range observed in training.
+    missing : {"reproduce", "impute"}, default="reproduce"
+        Whether sampled rows carry missing values where the learned missingness pattern
+        puts them, or complete rows only.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the dequantisation, the models and the class draws.
+
+    Attributes
+    ----------
+    columns_ : list of _Column
+        Name, kind (``float``, ``integer`` or ``categorical``), dtype, observed bounds and
+        missingness of every column.
+    encoder_ : sklearn.compose.ColumnTransformer
+        The fitted encoding.
+    estimators_ : dict
+        The fitted generators: one per class with ``conditional="separate"`` and a label,
+        else one under the key None.
+    classes_ : ndarray or None
+        The class labels, None when fitted without y.
+    class_prior_ : ndarray or None
+        Training frequency of each class.
+    n_features_in_ : int
+        Number of columns seen in fit.
+    feature_names_in_ : ndarray
+        Column names, when X was a DataFrame.
+
+    See Also
+    --------
+    DiffusionSupervisedGenerator : The default row generator.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from sklearn_diffgen import DiffusionSupervisedGenerator, TabularGenerator
+    >>> rng = np.random.RandomState(0)
+    >>> df = pd.DataFrame({"size": rng.normal(10, 2, 300),
+    ...                    "rooms": rng.randint(1, 6, 300),
+    ...                    "kind": pd.Categorical(rng.choice(["flat", "house"], 300))})
+    >>> y = (df["size"] > 10).map({True: "big", False: "small"})
+    >>> gen = TabularGenerator(DiffusionSupervisedGenerator(n_labels=1000, max_iter=20),
+    ...                        random_state=0).fit(df, y)
+    >>> X_new, y_new = gen.sample_labeled(6, class_proportions="balanced", random_state=0)
+    >>> X_new.dtypes.astype(str).tolist(), sorted(y_new.tolist())
+    (['float64', 'int64', 'category'], ['big', 'big', 'big', 'small', 'small', 'small'])
+    """
+
+    _parameter_constraints: dict = {
+        "estimator": [HasMethods(["fit", "sample"]), None],
+        "categorical_encoding": [StrOptions({"onehot", "ordinal"})],
+        "conditional": [StrOptions({"separate", "joint"})],
+        "clip": ["boolean"],
+        "missing": [StrOptions({"reproduce", "impute"})],
+        "random_state": ["random_state"],
+    }
+
+    def __init__(self, estimator=None, *, categorical_encoding="onehot", conditional="separate",
+                 clip=True, missing="reproduce", random_state=None):
+        self.estimator = estimator
+        self.categorical_encoding = categorical_encoding
+        self.conditional = conditional
+        self.clip = clip
+        self.missing = missing
+        self.random_state = random_state
+
+    # --------------------------------------------------------------------- helpers
+    def _frame(self, X, reset: bool):
+        if isinstance(X, pd.DataFrame):
+            df = X
+            if reset:
+                self.feature_names_in_ = np.asarray(X.columns, dtype=object)
+                self._array_input = False
+        else:
+            arr = np.asarray(X)
+            if arr.ndim != 2:
+                raise ValueError(f"X must be 2-D (a DataFrame or an array), got shape {arr.shape}")
+            df = pd.DataFrame(arr, columns=[f"x{j}" for j in range(arr.shape[1])])
+            if reset:
+                self._array_input = True
+                if hasattr(self, "feature_names_in_"):
+                    del self.feature_names_in_
+        if reset:
+            self.n_features_in_ = df.shape[1]
+        elif df.shape[1] != self.n_features_in_ or (
+            not self._array_input and list(df.columns) != list(self.feature_names_in_)
+        ):
+            raise ValueError(
+                f"X has columns {list(df.columns)}, but this TabularGenerator was fitted on "
+                f"{list(self.feature_names_in_) if not self._array_input else self.n_features_in_}"
+            )
+        return df
+
+    def _encode(self, df, rng):
+        U = self.encoder_.transform(_prepare(df, self.columns_, rng))
+        if self.categorical_encoding == "ordinal" and rng is not None:
+            cat = self.encoder_.output_indices_["categorical"]
+            U[:, cat] += rng.uniform(0.0, 1.0, (U.shape[0], cat.stop - cat.start))
+        elif self.categorical_encoding == "ordinal":
+            U[:, self.encoder_.output_indices_["categorical"]] += 0.5
+        return U
+
+    def _new_estimator(self, rng):
+        est = clone(self.estimator if self.estimator is not None else DiffusionSupervisedGenerator())
+        if "random_state" in est.get_params():
+            est.set_params(random_state=int(rng.randint(_SEED_MAX)))
+        return est
+
+    @staticmethod
+    def _draw(est, n: int, seed: int) -> np.ndarray:
+        if "random_state" in inspect.signature(est.sample).parameters:
+            out = est.sample(n, random_state=seed)
+        else:
+            out = est.sample(n)
+        return np.asarray(out[0] if isinstance(out, tuple) else out, dtype=np.float64)
+
+    def _label_onehot(self, codes: np.ndarray) -> np.ndarray:
+        return np.eye(len(self.classes_))[codes]
+
+    # ------------------------------------------------------------------------- fit
+    def fit(self, X, y=None):
+        """Fit the encoding and the row generator(s).
+
+        Parameters
+        ----------
+        X : DataFrame or array-like of shape (n_samples, n_features)
+            Columns of float, integer, boolean, categorical or string dtype; NaNs allowed.
+        y : array-like of shape (n_samples,) or None
+            Class labels to condition on.
+
+        Returns
+        -------
+        self : TabularGenerator
+        """
+        self._validate_params()
+        df = self._frame(X, reset=True)
+        if df.shape[0] < 2:
+            raise ValueError(f"X needs at least 2 rows, got {df.shape[0]}")
+        rng = check_random_state(self.random_state)
+        self.columns_ = _describe(df)
+        self.encoder_ = _make_encoder(self.columns_, self.categorical_encoding)
+        self.encoder_.fit(_prepare(df, self.columns_, np.random.RandomState(0)))
+        U = self._encode(df, rng)
+        self.classes_ = self.class_prior_ = None
+        if y is None:
+            self.estimators_ = {None: self._new_estimator(rng).fit(U)}
+            return self
+        y = np.asarray(y)
+        if y.shape != (df.shape[0],):
+            raise ValueError(f"y must have shape ({df.shape[0]},), got {y.shape}")
+        if pd.isna(y).any():
+            raise ValueError("y has missing labels")
+        self.classes_, codes, counts = np.unique(y, return_inverse=True, return_counts=True)
+        self.class_prior_ = counts / counts.sum()
+        if self.conditional == "joint":
+            self.estimators_ = {None: self._new_estimator(rng).fit(np.hstack([U, self._label_onehot(codes)]))}
+            return self
+        small = self.classes_[counts < 2]
+        if small.size:
+            raise ValueError(
+                f"classes {small.tolist()} have fewer than 2 rows: a separate model cannot be "
+                "fitted to them; use conditional='joint' or drop them"
+            )
+        self.estimators_ = {c: self._new_estimator(rng).fit(U[codes == k]) for k, c in enumerate(self.classes_)}
+        return self
+
+    # ---------------------------------------------------------------------- sample
+    def _class_codes(self, y) -> np.ndarray:
+        y = np.asarray(y)
+        idx = np.searchsorted(self.classes_, y)
+        idx = np.clip(idx, 0, len(self.classes_) - 1)
+        bad = self.classes_[idx] != y
+        if np.any(bad):
+            raise ValueError(f"unknown classes {np.unique(y[bad]).tolist()}; known: {self.classes_.tolist()}")
+        return idx
+
+    def _sample_encoded(self, codes: np.ndarray | None, n: int, rng) -> np.ndarray:
+        if codes is None:
+            return self._draw(self.estimators_[None], n, int(rng.randint(_SEED_MAX)))
+        U = None
+        for k in np.unique(codes):
+            rows = np.flatnonzero(codes == k)
+            if self.conditional == "separate":
+                block = self._draw(self.estimators_[self.classes_[k]], rows.size, int(rng.randint(_SEED_MAX)))
+            else:
+                block = self._reject(k, rows.size, rng)
+            if U is None:
+                U = np.empty((n, block.shape[1]))
+            U[rows] = block
+        return U
+
+    def _reject(self, k: int, n: int, rng) -> np.ndarray:
+        est, m = self.estimators_[None], len(self.classes_)
+        kept, drawn, got = [], 0, 0
+        while got < n:
+            batch = int(min(1e6, max(64, 1.2 * (n - got) / max(self.class_prior_[k], _MIN_ACCEPTANCE))))
+            W = self._draw(est, batch, int(rng.randint(_SEED_MAX)))
+            drawn += batch
+            ok = W[:, -m:].argmax(axis=1) == k
+            kept.append(W[ok, :-m])
+            got += int(ok.sum())
+            if got < n and drawn >= 20 * n / max(self.class_prior_[k], _MIN_ACCEPTANCE):
+                raise RuntimeError(
+                    f"the joint model produced only {got} rows of class {self.classes_[k]!r} in "
+                    f"{drawn} draws; use conditional='separate'"
+                )
+        return np.vstack(kept)[:n]
+
+    def _output(self, U: np.ndarray):
+        frame = _decode(U, self.encoder_, self.columns_, self.categorical_encoding, self.clip, self.missing)
+        if self._array_input:
+            return frame.to_numpy()
+        return frame
+
+    def sample(self, n_samples=1, y=None, random_state=None):
+        """Draw synthetic rows, of the requested classes when fitted with labels.
+
+        Parameters
+        ----------
+        n_samples : int, default=1
+            Number of rows.
+        y : label, array-like of shape (n_samples,) or None, default=None
+            The class of every row, or one class for all of them. None draws classes with
+            the training frequencies (when fitted with labels).
+        random_state : int, RandomState instance or None, default=None
+            Seeds the draw.
+
+        Returns
+        -------
+        X : DataFrame or ndarray of shape (n_samples, n_features_in_)
+            A DataFrame with the training columns and dtypes when fitted on one.
+        """
+        check_is_fitted(self)
+        if isinstance(n_samples, bool) or not isinstance(n_samples, Integral) or n_samples < 1:
+            raise ValueError(f"n_samples must be a positive integer, got {n_samples!r}")
+        rng = check_random_state(random_state)
+        codes = None
+        if self.classes_ is not None:
+            if y is None:
+                codes = rng.choice(len(self.classes_), n_samples, p=self.class_prior_)
+            else:
+                y = np.asarray(y)
+                y = np.full(n_samples, y.item(), dtype=y.dtype) if y.ndim == 0 else y
+                if y.shape != (n_samples,):
+                    raise ValueError(f"y must be one label or have shape ({n_samples},), got {y.shape}")
+                codes = self._class_codes(y)
+        elif y is not None:
+            raise ValueError("y was given, but this TabularGenerator was fitted without labels")
+        return self._output(self._sample_encoded(codes, n_samples, rng))
+
+    def sample_labeled(self, n_samples=1, *, class_proportions="train", random_state=None):
+        """Draw ``(X, y)`` with class counts in the given proportions: the rebalancing helper.
+
+        Parameters
+        ----------
+        n_samples : int, default=1
+            Number of rows in all.
+        class_proportions : {"train", "balanced"} or dict, default="train"
+            ``train``: the training frequencies; ``balanced``: equal counts; a dict maps
+            classes to non-negative weights (missing classes get none). Counts are rounded
+            by :func:`sample_counts`, so they add up to ``n_samples``.
+        random_state : int, RandomState instance or None, default=None
+            Seeds the draw; the rows come back in a seeded random order.
+
+        Returns
+        -------
+        X : DataFrame or ndarray of shape (n_samples, n_features_in_)
+        y : ndarray of shape (n_samples,)
+        """
+        check_is_fitted(self)
+        if self.classes_ is None:
+            raise ValueError("sample_labeled needs a TabularGenerator fitted with labels y")
+        if isinstance(class_proportions, str) and class_proportions == "train":
+            p = self.class_prior_
+        elif isinstance(class_proportions, str) and class_proportions == "balanced":
+            p = np.ones(len(self.classes_))
+        elif isinstance(class_proportions, dict):
+            p = np.zeros(len(self.classes_))
+            for c, w in class_proportions.items():
+                if not np.isfinite(w) or w < 0:
+                    raise ValueError(f"class_proportions[{c!r}] must be a non-negative number, got {w!r}")
+                p[self._class_codes(np.asarray([c]))[0]] = w
+            if p.sum() <= 0:
+                raise ValueError("class_proportions gives every class a weight of 0")
+        else:
+            raise ValueError(
+                f"class_proportions must be 'train', 'balanced' or a dict, got {class_proportions!r}"
+            )
+        rng = check_random_state(random_state)
+        y = np.repeat(self.classes_, sample_counts(n_samples, p))[rng.permutation(n_samples)]
+        return self.sample(n_samples, y=y, random_state=rng), y
+
+    # ---------------------------------------------------------------------- density
+    def score_samples(self, X, y=None):
+        r"""Log-density of each row in the encoded space, for ranking rows (anomaly scores).
+
+        Rows are encoded without noise: integers and ordinal codes at the centres of their
+        cells, one-hot columns as 0/1, a missing number at the column's median with its
+        indicator set. The value is the wrapped estimator's log-density there (the sum over
+        the cells would be the probability): comparable between rows of one model, not a
+        probability mass. With labels, ``y`` gives :math:`\log p(x \mid y)` (separate) or
+        :math:`\log p(x, \mathrm{onehot}(y))` (joint); without ``y`` the classes are summed
+        over, weighted by their training frequencies in the separate case.
+
+        Parameters
+        ----------
+        X : DataFrame or array-like of shape (n_samples, n_features_in_)
+        y : array-like of shape (n_samples,) or None
+
+        Returns
+        -------
+        log_density : ndarray of shape (n_samples,)
+        """
+        check_is_fitted(self)
+        U = self._encode(self._frame(X, reset=False), None)
+        if self.classes_ is None:
+            return self.estimators_[None].score_samples(U)
+        n = U.shape[0]
+        if self.conditional == "joint":
+            m = len(self.classes_)
+            if y is not None:
+                return self.estimators_[None].score_samples(np.hstack([U, self._label_onehot(self._class_codes(y))]))
+            per = [self.estimators_[None].score_samples(np.hstack([U, np.tile(self._label_onehot([k]), (n, 1))]))
+                   for k in range(m)]
+            return logsumexp(np.column_stack(per), axis=1)
+        if y is not None:
+            codes = self._class_codes(np.asarray(y))
+            out = np.empty(n)
+            for k in np.unique(codes):
+                out[codes == k] = self.estimators_[self.classes_[k]].score_samples(U[codes == k])
+            return out
+        per = [np.log(p) + self.estimators_[c].score_samples(U) for c, p in zip(self.classes_, self.class_prior_)]
+        return logsumexp(np.column_stack(per), axis=1)

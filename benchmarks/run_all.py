@@ -1,4 +1,4 @@
-"""Run the whole benchmark suite (quality, speed, scaling, labelling) as subprocesses, one after the other.
+"""Run the whole benchmark suite (quality, speed, scaling, labelling, density, tabular) as subprocesses.
 
 Each script runs as ``python benchmarks/<name>.py`` with ``--quick`` and ``--seed`` passed
 through, one after the other (they share the machine's cores, so running them side by side
@@ -29,7 +29,8 @@ from report import DOC_DIR, page_header, print_table, rst_table, write_page
 
 BENCH_DIR = Path(__file__).resolve().parent
 #: Scripts in running order, with the page each writes (in doc/benchmarks).
-SCRIPTS = {"quality": "quality", "speed": "speed", "scaling": "scaling", "labelling": "labelling"}
+SCRIPTS = {"quality": "quality", "speed": "speed", "scaling": "scaling", "labelling": "labelling",
+           "density": "density", "tabular": "tabular"}
 
 
 def main(argv=None):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import math
 import time
 from dataclasses import dataclass, field
 
@@ -10,7 +11,9 @@ import torch
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
-__all__ = ["fit_regression", "TrainingResult"]
+from .density import jacobian
+
+__all__ = ["fit_regression", "TrainingResult", "logdet_loss"]
 
 
 @dataclass
@@ -48,6 +51,48 @@ def _mse(net: nn.Module, u: Tensor, v: Tensor, batch: int) -> float:
     return total / max(1, v.numel())
 
 
+def logdet_loss(net: nn.Module, u: Tensor, target: Tensor, delta: float = 0.1) -> Tensor:
+    r"""Pseudo-Huber loss between :math:`\log|\det \partial F/\partial u|` and its targets, per dimension.
+
+    .. math::
+
+        \ell = \frac1m \sum_i \delta^2 \left(\sqrt{1 + (r_i / \delta)^2} - 1\right),
+        \qquad r_i = \frac{\log|\det J_F(u_i)| - \tau_i}{d},
+
+    quadratic for residuals below :math:`\delta` nats per dimension and linear above, so the
+    steep targets near data points (see :func:`~sklearn_diffgen.teacher.logdet_targets`)
+    cannot swamp the value loss. The Jacobians are exact (forward mode, row by row).
+
+    Parameters
+    ----------
+    net : nn.Module
+        A map from (m, d) to (m, d).
+    u : Tensor of shape (m, d)
+        Inputs.
+    target : Tensor of shape (m,)
+        Log-determinant targets :math:`\tau`.
+    delta : float
+        Width of the quadratic zone, in nats per dimension.
+
+    Returns
+    -------
+    Tensor
+        The scalar loss, differentiable in the parameters of ``net``.
+
+    Examples
+    --------
+    >>> net = nn.Linear(2, 2, bias=False)
+    >>> with torch.no_grad():
+    ...     _ = net.weight.copy_(torch.eye(2) * 3.0)
+    >>> u = torch.zeros(4, 2)
+    >>> float(logdet_loss(net, u, torch.full((4,), 2 * math.log(3.0))))
+    0.0
+    """
+    _, J = jacobian(net, u)
+    r = (torch.linalg.slogdet(J).logabsdet - target) / u.shape[1]
+    return (delta**2 * (torch.sqrt(1.0 + (r / delta) ** 2) - 1.0)).mean()
+
+
 def fit_regression(
     net: nn.Module,
     inputs: Tensor,
@@ -64,6 +109,10 @@ def fit_regression(
     verbose: bool = False,
     desc: str = "training",
     callback=None,
+    logdet_targets: Tensor | None = None,
+    logdet_weight: float = 0.0,
+    logdet_rows: int = 64,
+    logdet_delta: float = 0.1,
 ) -> TrainingResult:
     r"""Minimise the mean squared error :math:`\frac{1}{nq}\sum_i |F(u_i) - v_i|^2` with Adam.
 
@@ -92,6 +141,18 @@ n_iter_no_change, tol
     callback : callable, optional
         Called as ``callback(epoch, train_loss, validation_loss_or_None)`` after each epoch;
         returning True stops training.
+    logdet_targets : Tensor of shape (n,) or None
+        Targets :math:`\tau_i` for :math:`\log|\det \partial F / \partial u|` at each input
+        (see :func:`~sklearn_diffgen.teacher.logdet_targets`). With ``logdet_weight > 0`` the
+        loss of each mini-batch becomes the mean squared error plus ``logdet_weight`` times
+        :func:`logdet_loss` on its first ``logdet_rows`` rows, and the monitored validation
+        loss gets the same term on at most 1,024 validation rows.
+    logdet_weight : float
+        Weight of the log-determinant term; 0 trains on values only.
+    logdet_rows : int
+        Rows of each mini-batch whose Jacobians are computed (each costs d forward passes).
+    logdet_delta : float
+        ``delta`` of :func:`logdet_loss`, in nats per dimension.
 
     Returns
     -------
@@ -120,6 +181,10 @@ n_iter_no_change, tol
     val_idx, train_idx = perm[:n_val], perm[n_val:]
     u_val, v_val = inputs[val_idx], targets[val_idx]
     u_tr, v_tr = inputs[train_idx], targets[train_idx]
+    use_logdet = logdet_targets is not None and logdet_weight > 0
+    if use_logdet:
+        tau = logdet_targets.to(device=inputs.device, dtype=param.dtype)
+        tau_tr, tau_val = tau[train_idx], tau[val_idx][:1024]
     n_tr = u_tr.shape[0]
     batch = max(1, min(int(batch_size), n_tr))
 
@@ -134,6 +199,9 @@ n_iter_no_change, tol
             for i in range(0, n_tr, batch):
                 idx = order[i : i + batch]
                 loss = ((net(u_tr[idx]) - v_tr[idx]) ** 2).mean()
+                if use_logdet:
+                    sub = idx[:logdet_rows]
+                    loss = loss + logdet_weight * logdet_loss(net, u_tr[sub], tau_tr[sub], logdet_delta)
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
@@ -142,6 +210,10 @@ n_iter_no_change, tol
             train_loss = total / n_tr
             res.loss_curve.append(train_loss)
             val_loss = _mse(net, u_val, v_val, 4096) if n_val else None
+            if val_loss is not None and use_logdet:
+                with torch.no_grad():
+                    m = tau_val.shape[0]
+                    val_loss += logdet_weight * float(logdet_loss(net, u_val[:m], tau_val, logdet_delta))
             if val_loss is not None:
                 res.validation_scores.append(val_loss)
             monitored = train_loss if val_loss is None else val_loss

@@ -1,0 +1,106 @@
+"""The teacher's closed-form density and log-determinants, against KernelDensity and autograd."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from scipy.special import logsumexp
+from sklearn.neighbors import KernelDensity
+
+from sklearn_diffgen.labeling import make_labels
+from sklearn_diffgen.networks import MLP
+from sklearn_diffgen.schedules import SCHEDULES, time_grid
+from sklearn_diffgen.teacher import logdet_targets, standard_normal_log_density, teacher_log_density
+from sklearn_diffgen.training import fit_regression, logdet_loss
+
+SCHED = SCHEDULES["paper"]
+
+
+@pytest.mark.parametrize("budget", [10**3, 10**8])
+def test_teacher_density_is_kernel_density(budget):
+    g = torch.Generator().manual_seed(0)
+    data = torch.randn(300, 3, generator=g, dtype=torch.float64)
+    x = 2 * torch.randn(40, 3, generator=g, dtype=torch.float64)
+    out = teacher_log_density(x, data, 0.2, budget_bytes=budget).numpy()
+    d2 = ((x.numpy()[:, None] - data.numpy()[None]) ** 2).sum(-1)
+    brute = logsumexp(-d2 / (2 * 0.04), axis=1) - math.log(300) - 1.5 * math.log(2 * math.pi * 0.04)
+    np.testing.assert_allclose(out, brute, rtol=1e-12)
+    # KernelDensity agrees where its tree search is exact (it drifts far in the tails)
+    ref = KernelDensity(bandwidth=0.2).fit(data.numpy()).score_samples(x.numpy())
+    bulk = brute > -20
+    np.testing.assert_allclose(out[bulk], ref[bulk], rtol=1e-8)
+
+
+def _denoiser(z, a, b, data):
+    logits = -((z[:, None, :] - a * data[None]) ** 2).sum(-1) / (2 * b * b)
+    return torch.softmax(logits, dim=1) @ data
+
+
+def _rk4_map(z, data, t_end, n_steps=600):
+    """The probability-flow ODE dz/dt = a' D(z) + b' (z - a D(z)) / b, by RK4 from t = 1, in plain torch."""
+
+    def velocity(z, t):
+        a, b = 1.0 - t, math.sqrt(t)
+        D = _denoiser(z, a, b, data)
+        return -D + (0.5 / b) * (z - a * D) / b
+
+    ts = torch.linspace(1.0, t_end, n_steps + 1, dtype=torch.float64).tolist()
+    for t0, t1 in zip(ts[:-1], ts[1:]):
+        h = t1 - t0
+        k1 = velocity(z, t0)
+        k2 = velocity(z + 0.5 * h * k1, t0 + 0.5 * h)
+        k3 = velocity(z + 0.5 * h * k2, t0 + 0.5 * h)
+        k4 = velocity(z + h * k3, t1)
+        z = z + h / 6 * (k1 + 2 * k2 + 2 * k3 + k4)
+    return z / (1.0 - t_end)
+
+
+def test_logdet_targets_match_autograd_through_the_teacher_map():
+    # the closed form log N(z) - log p_h(T(z)) against the Jacobian of T by autograd
+    g = torch.Generator().manual_seed(1)
+    data = torch.randn(6, 2, generator=g, dtype=torch.float64)
+    h = 0.4
+    t_end = SCHED.t_from_ratio(h)
+    z = torch.randn(8, 2, generator=g, dtype=torch.float64)
+    z.requires_grad_(True)
+    x = _rk4_map(z, data, t_end)
+    # rows are independent, so the gradient of column k summed over rows is row k of each Jacobian
+    J = torch.stack([torch.autograd.grad(x[:, k].sum(), z, retain_graph=True)[0] for k in range(2)], dim=1)
+    x, z = x.detach(), z.detach()
+    autograd = torch.linalg.slogdet(J).logabsdet
+    closed = logdet_targets(z, x, data, h)
+    np.testing.assert_allclose(closed.numpy(), autograd.numpy(), atol=2e-3)
+    # and the package's solver reaches the same labels
+    ts = time_grid(SCHED, t_end, 61, "logsnr_end")
+    z2, labels = make_labels(data, 8, SCHED, ts, solver="dpmpp_3m", generator=torch.Generator().manual_seed(5))
+    np.testing.assert_allclose(labels.numpy(), _rk4_map(z2, data, t_end).numpy(), atol=2e-3)
+
+
+def test_logdet_targets_for_a_gaussian_are_the_linear_map():
+    # one centre: T(z) = c + h z exactly, so the targets are d log h everywhere
+    z = torch.randn(10, 3, dtype=torch.float64)
+    c = torch.tensor([[1.0, -2.0, 0.5]], dtype=torch.float64)
+    out = logdet_targets(z, c + 0.3 * z, c, 0.3)
+    np.testing.assert_allclose(out.numpy(), 3 * math.log(0.3), atol=1e-12)
+    assert torch.allclose(standard_normal_log_density(torch.zeros(1, 3, dtype=torch.float64)),
+                          torch.tensor([-1.5 * math.log(2 * math.pi)], dtype=torch.float64))
+
+
+def test_logdet_loss_is_zero_at_the_target_and_pulls_towards_it():
+    g = torch.Generator().manual_seed(0)
+    u = torch.randn(512, 2, generator=g)
+    v = 2.0 * u  # values say det = 4
+    target = torch.full((512,), 2 * math.log(3.0))  # the log-det targets say det = 9
+    dets = {}
+    for w in (0.0, 10.0):
+        net = MLP(2, 2, (), generator=torch.Generator().manual_seed(1))
+        fit_regression(net, u, v, generator=torch.Generator().manual_seed(2), max_iter=60, learning_rate_init=0.02, batch_size=32,
+                       logdet_targets=target, logdet_weight=w, early_stopping=False, tol=0)
+        dets[w] = float(torch.linalg.det(net.net[0].weight.detach()).abs())
+    assert abs(dets[0.0] - 4.0) < 0.05
+    assert dets[10.0] > 4.5  # the Jacobian term moved the fit towards det 9
+    lin = MLP(2, 2, (), generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        lin.net[0].weight.copy_(3 * torch.eye(2))
+    assert float(logdet_loss(lin, u[:8], target[:8])) < 1e-10

@@ -25,16 +25,17 @@ Five measurements, in one run:
    mode), for bandwidths from a cross-validated KDE's down to ten times smaller.
 5. ``--full`` or ``--million`` only: **labelling 1e6 rows x 10 columns** (the 10-D
    two-cluster law, bandwidth 0.2): time and peak resident memory in a fresh process, default
-   budget (scikit-learn's working_memory, 1,024 MiB), ``dpmpp_3m`` with 20 evaluations,
-   ``--million-labels`` labels (default 10,000, the estimator's ``n_labels``; the time is
-   linear in it).
+   budget (scikit-learn's working_memory, 1,024 MiB), the estimator's default solver and
+   steps, ``--million-labels`` labels (default 10,000, the estimator's ``n_labels``; the time
+   is linear in it). ``--million-fit`` adds a whole default ``fit`` on the same rows.
 
 Run: ``python benchmarks/labelling.py --quick`` (N = 1e4 in section 1, 300 labels in 2,
 1,000 in 3, 500 in 4: 28 s measured with ``--threads 1`` on 2 shared cores),
 ``python benchmarks/labelling.py`` (more sizes and labels: several minutes) or ``--full``
-(adds N = 1e5 and section 5; 1,000 labels of section 5 took 105 s on one thread, so the
-default 10,000 take about 17 minutes there). ``--quick --million --million-labels 1000``
-is what the published page ran. Writes ``doc/benchmarks/labelling.rst`` and
+(adds N = 1e5 and section 5; 1,000 labels of section 5 took 38 s on one thread of a
+shared machine, and a whole default fit of the 1e6 rows 318 s, 303 of them labelling).
+``--quick --million --million-labels 1000 --million-fit --threads 1`` is what the
+published page ran. Writes ``doc/benchmarks/labelling.rst`` and
 ``labelling.csv``. On a machine shared with other jobs, pass ``--threads 1`` (see
 ``benchmarks/speed.py``).
 """
@@ -51,6 +52,7 @@ import torch
 from sklearn.datasets import make_moons
 
 from report import page_header, print_table, rst_table, run_fresh, save_figure, write_csv, write_page
+from sklearn_diffgen import DiffusionSupervisedGenerator
 from sklearn_diffgen.labeling import make_labels
 from sklearn_diffgen.schedules import GRIDS, SCHEDULES, time_grid
 from sklearn_diffgen.score import MAX_BLOCK_BYTES, Workspace, chunk_rows, denoise
@@ -260,10 +262,13 @@ def paper_section(cfg) -> list[dict]:
                              "evals": st["evaluations"], "RMS error": rms(lab, ref), "seconds": t,
                              "speed-up": t_p / t})
                 break
-    t_d, lab_d, st_d = timed_labels(x, n, h, "dpmpp_2m", 20, repeats=max(3, cfg["paper_rep"]))
-    rows.append({"setting": "current default: dpmpp_2m, 20 steps, logsnr, exact",
-                 "evals": st_d["evaluations"],
-                 "RMS error": rms(lab_d, ref), "seconds": t_d, "speed-up": t_p / t_d})
+    default = DiffusionSupervisedGenerator()
+    for name, solver, steps in (("default", default.solver, default.n_steps),
+                                ("previous default", "dpmpp_2m", 20)):
+        t_d, lab_d, st_d = timed_labels(x, n, h, solver, steps, repeats=max(3, cfg["paper_rep"]))
+        rows.append({"setting": f"{name}: {solver}, {steps} steps, {SOLVERS[solver].spacing}, exact",
+                     "evals": st_d["evaluations"],
+                     "RMS error": rms(lab_d, ref), "seconds": t_d, "speed-up": t_p / t_d})
     return rows
 
 
@@ -294,27 +299,45 @@ def truncation_section(cfg) -> list[dict]:
 
 
 # ------------------------------------------------------------------ 5. a million rows
-def million_section(n_labels: int, threads: int | None) -> list[dict]:
+def million_section(n_labels: int, threads: int | None, fit: bool = False) -> list[dict]:
+    """Label (and with ``fit``, fit the estimator on) 1e6 x 10 rows in fresh processes."""
     setup = f"""
 import time, torch
 if {threads!r}: torch.set_num_threads({threads!r})
 from labelling import two_clusters, SCHED, BUDGET
+from sklearn_diffgen import DiffusionSupervisedGenerator
 from sklearn_diffgen.labeling import make_labels
 from sklearn_diffgen.schedules import time_grid
+from sklearn_diffgen.solvers import SOLVERS
 x = two_clusters(1_000_000, 10).to(torch.float64)
 """
-    rows = []
-    for solver, steps in (("dpmpp_3m", 21),):
-        code = f"""
-ts = time_grid(SCHED, SCHED.t_from_ratio(0.2), {steps}, {SOLVERS[solver].spacing!r})
+    default = DiffusionSupervisedGenerator()
+    solver, steps = default.solver, default.n_steps
+    common = {"threads": threads or torch.get_num_threads(), "rows x cols": "1e6 x 10"}
+    code = f"""
+ts = time_grid(SCHED, SCHED.t_from_ratio(0.2), {steps}, SOLVERS[{solver!r}].spacing)
 t0 = time.perf_counter()
 make_labels(x, {n_labels}, SCHED, ts, solver={solver!r}, generator=torch.Generator().manual_seed(0),
             budget_bytes=BUDGET)
 seconds = time.perf_counter() - t0
 """
-        out = run_fresh(code, setup=setup, result="seconds")
-        rows.append({"solver": solver, "steps": steps, "labels": n_labels, "rows x cols": "1e6 x 10",
-                     "seconds": out["result"], "peak RSS MiB": out["peak_mib"],
+    out = run_fresh(code, setup=setup, result="seconds")
+    rows = [{"job": f"labelling, h = 0.2, {solver}, {steps} steps", "labels": n_labels, **common,
+             "seconds": out["result"], "peak RSS MiB": out["peak_mib"],
+             "RSS above data MiB": out["peak_mib"] - out["setup_mib"]}]
+    if fit:
+        code = """
+X = x.numpy()
+t0 = time.perf_counter()
+est = DiffusionSupervisedGenerator(random_state=0).fit(X)
+res = dict(est.fit_times_, total=time.perf_counter() - t0, bandwidth_=est.bandwidth_)
+"""
+        out = run_fresh(code, setup=setup, result="res")
+        r = out["result"]
+        rows.append({"job": f"fit, default parameters (bandwidth_ {r['bandwidth_']:.3g}; labelling "
+                            f"{r['labelling']:.0f} s, training {r['training'] + r['inverse']:.0f} s)",
+                     "labels": default.n_labels, **common, "seconds": r["total"],
+                     "peak RSS MiB": out["peak_mib"],
                      "RSS above data MiB": out["peak_mib"] - out["setup_mib"]})
     return rows
 
@@ -328,6 +351,8 @@ def main():
     group.add_argument("--full", action="store_true")
     parser.add_argument("--million", action="store_true", help="run section 5 (implied by --full)")
     parser.add_argument("--million-labels", type=int, default=10_000)
+    parser.add_argument("--million-fit", action="store_true",
+                        help="in section 5, also fit the estimator with default parameters")
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--no-write", action="store_true", help="print only; leave doc/benchmarks alone")
     args = parser.parse_args()
@@ -375,8 +400,8 @@ def main():
     csv_rows += [{"table": "truncation", **r} for r in tr]
 
     if mode == "full" or args.million:
-        mil = million_section(args.million_labels, args.threads)
-        cols = ["solver", "steps", "labels", "rows x cols", "seconds", "peak RSS MiB", "RSS above data MiB"]
+        mil = million_section(args.million_labels, args.threads, args.million_fit)
+        cols = ["job", "labels", "threads", "rows x cols", "seconds", "peak RSS MiB", "RSS above data MiB"]
         print_table(mil, cols, "{:.4g}", "5. labelling 1e6 rows x 10 columns")
         parts.append(("A million rows", MILLION_TEXT, rst_table(mil, cols, "{:.4g}")))
         csv_rows += [{"table": "million", **r} for r in mil]
@@ -430,11 +455,13 @@ mini-batch score (the paper's) is cheaper in proportion to its batch, but its la
 by the Monte Carlo error shown: it wins only where that error is acceptable.
 """
 
-MILLION_TEXT = """Labelling (not the whole fit) of the 10-D two-cluster law at 1e6 rows,
-bandwidth 0.2, in a fresh process: peak resident memory of the whole process, and above the
-interpreter, the libraries and the data (80 MB in float64). The (labels x data) blocks follow
-the budget, not N x n_labels. The time is linear in the number of labels; at small b/a the
-logits need float64 (``choose_precision``), which costs about twice float32 there.
+MILLION_TEXT = """Labelling of the 10-D two-cluster law at 1e6 rows, bandwidth 0.2, with the
+estimator's default solver and steps, in a fresh process: peak resident memory of the whole
+process, and above the interpreter, the libraries and the data (80 MB in float64). The
+(labels x data) blocks follow the budget, not N x n_labels. The time is linear in the number
+of labels; at small b/a the logits need float64 (``choose_precision``), which costs two to
+three times float32 there. With ``--million-fit``, also the whole ``fit`` with default
+parameters (cross-validated bandwidth, 10,000 labels, both networks).
 """
 
 

@@ -48,6 +48,14 @@ def make_labels(
     labels draws its own random mini-batch of the data and keeps it for all its steps (the
     paper's Monte Carlo score), so that each trajectory follows one consistent vector field.
 
+    The cost is :math:`O(n_{\mathrm{labels}}\, N\, d)` per evaluation. For large N,
+    ``score_batch_size`` = m cuts it by N / m: a block's labels then follow the data of its
+    mini-batch smoothed by h, and since every data point is in a block's mini-batch with
+    probability m / N, a label's law, averaged over the mini-batch draw, is still the whole
+    data smoothed by h. Labels of one block are correlated through their shared mini-batch,
+    and each block sees only m points, so pick h for m rows rather than N (a bandwidth for
+    N rows leaves the labels clustered around the m points).
+
     Parameters
     ----------
     x : Tensor of shape (N, d)
@@ -128,9 +136,9 @@ def make_labels(
     with tqdm(total=n_labels * n_steps, disable=not verbose, desc="labelling", unit="step") as bar:
         for j in range(0, n_labels, block):
             xb = minibatch(x, score_batch_size, generator)
-            sq = (xb * xb).sum(dim=1)
+            xb64 = xb.to(torch.float64)
+            sq = (xb64 * xb64).sum(dim=1)  # float64, as the logits' error bound assumes
             if gaussian_start:
-                xb64 = xb.to(torch.float64)
                 moments = (xb64.mean(dim=0), torch.cov(xb64.T, correction=0).reshape(x.shape[1], -1))
 
             end = min(j + block, n_labels)

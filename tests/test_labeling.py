@@ -121,3 +121,28 @@ def test_dpmpp_3m_meets_the_error_target_on_moons():
     _, old = labels(x, 200, h=0.1, solver="dpmpp_2m", n_steps=20, precision="float64")
     err = [float((lab - ref).pow(2).sum(1).mean().sqrt()) for lab in (got, old)]
     assert stats["evaluations"] == 20 and err[0] < 1e-2 and err[0] < err[1] / 2, err
+
+
+def test_minibatch_labels_match_a_per_block_reference():
+    # each block of labels follows the exact ODE of its own mini-batch: the cached cast of
+    # one block's data (score.Workspace.data) must not leak into the next block
+    from sklearn_diffgen.score import denoise
+    from sklearn_diffgen.solvers import dpmpp_2m
+
+    g = torch.Generator().manual_seed(8)
+    x = torch.randn(50, 2, generator=g, dtype=f64)
+    n, size, h = 2 * LABELS_PER_MINIBATCH + 100, 10, 0.2
+    ts = time_grid(paper, paper.t_from_ratio(h), 12, "logsnr")
+    z, lab = make_labels(x, n, paper, ts, generator=torch.Generator().manual_seed(1),
+                         score_batch_size=size, precision="float64")
+    g = torch.Generator().manual_seed(1)
+    z0 = torch.randn(n, 2, generator=g, dtype=f64)
+    torch.testing.assert_close(z, z0, rtol=0, atol=0)
+    for j in range(0, n, LABELS_PER_MINIBATCH):
+        xb = x[torch.randperm(50, generator=g)[:size]]
+
+        def den(zz, t, xb=xb):
+            return denoise(zz, xb, paper.alpha(t), paper.sigma(t), precision="float64")
+
+        want = dpmpp_2m(den, z0[j : j + LABELS_PER_MINIBATCH], ts, paper) / paper.alpha(float(ts[-1]))
+        torch.testing.assert_close(lab[j : j + LABELS_PER_MINIBATCH], want, rtol=1e-10, atol=1e-10)

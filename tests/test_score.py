@@ -73,19 +73,29 @@ def test_auto_precision_uses_float32_only_where_safe():
     torch.testing.assert_close(denoise(z, x, 0.999, 0.01), denoise(z, x, 0.999, 0.01, precision="float64"))
 
 
-def test_error_bound_holds_for_float32_logits():
-    # the measured float32 logit error stays under the bound, in high dimension too
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_error_bound_holds_for_the_logits_denoise_computes(dtype):
+    # the logits of denoise's own blocks, against exact ones, stay under the bound: in high
+    # dimension, near the data and far from it, and for data far from the origin, where
+    # the bias term dominates
+    from sklearn_diffgen.score import Workspace, _logit_blocks
+
     g = torch.Generator().manual_seed(6)
-    for d, a, b in [(2, 0.9, 0.5), (64, 0.95, 0.3)]:
-        x = torch.randn(300, d, generator=g, dtype=f64)
-        z = a * x[:50] + b * torch.randn(50, d, generator=g, dtype=f64)
-        exact = (a * z @ x.T - 0.5 * a * a * (x * x).sum(1)) / b**2
-        x32, z32 = x.float(), z.float()
-        approx = (a * z32 @ x32.T - 0.5 * a * a * (x32 * x32).sum(1)) / b**2
-        err = float((approx.double() - exact).abs().max())
+    ratios = []
+    for d, a, b, shift in [(2, 0.9, 0.5, 0.0), (10, 0.95, 0.2, 0.0), (10, 0.9, 0.3, 6.0),
+                           (64, 0.95, 0.3, 0.0), (3, 0.99, 0.05, 20.0)]:
+        x = torch.randn(400, d, generator=g, dtype=f64) + shift
+        z = a * x[:60] + b * torch.randn(60, d, generator=g, dtype=f64)
+        z = torch.cat([z, 3 * torch.randn(4, d, generator=g, dtype=f64)])  # and far from it
+        xc, zc = x.to(dtype), z.to(dtype)
+        exact = (a * z.to(dtype).double() @ xc.double().T - 0.5 * a * a * (xc.double() ** 2).sum(1)) / b**2
+        (_, got), = _logit_blocks(zc, xc, a, b, None, 2**30, Workspace())
+        err = float((got.double() - exact).abs().max())
         bound = logit_error_bound(a, b, float(z.norm(dim=1).max()), float(x.norm(dim=1).max()),
-                                  torch.finfo(torch.float32).eps, d)
+                                  torch.finfo(dtype).eps, d)
         assert err <= bound
+        ratios.append(err / bound)
+    assert max(ratios) > 1e-3  # the bound is not vacuously loose
 
 
 def test_denoise_rejects_zero_noise():
@@ -197,3 +207,37 @@ def test_workspace_is_reused_and_regrown():
     x, z = torch.randn(50, 2, generator=g, dtype=f64), torch.randn(7, 2, generator=g, dtype=f64)
     ws.block(20, 10, f64, "cpu").fill_(float("nan"))
     torch.testing.assert_close(denoise(z, x, 0.8, 0.3, workspace=ws), denoise(z, x, 0.8, 0.3))
+
+
+def test_workspace_caches_the_cast_data_until_it_changes():
+    from sklearn_diffgen.score import Workspace
+
+    g = torch.Generator().manual_seed(11)
+    x, z = torch.randn(60, 3, generator=g, dtype=f64), torch.randn(9, 3, generator=g, dtype=f64)
+    ws = Workspace()
+    xc, xt = ws.data(x, torch.float32)
+    assert ws.data(x, torch.float32)[0] is xc and ws.data(x, torch.float32)[1] is xt
+    torch.testing.assert_close(xt, x.float().T)
+    for prec in ("float32", "float64"):
+        kw = dict(precision=prec, workspace=ws)
+        torch.testing.assert_close(denoise(z, x, 0.8, 0.3, **kw), denoise(z, x, 0.8, 0.3, precision=prec))
+        # an in-place change of x, and a new tensor of the same shape, are seen
+        x.mul_(2.0)
+        torch.testing.assert_close(denoise(z, x, 0.8, 0.3, **kw), denoise(z, x, 0.8, 0.3, precision=prec))
+        y = torch.randn(60, 3, generator=g, dtype=f64)
+        torch.testing.assert_close(denoise(z, y, 0.8, 0.3, **kw), denoise(z, y, 0.8, 0.3, precision=prec))
+        want = brute_force_weights(z, y, 0.8, 0.3) @ y
+        torch.testing.assert_close(denoise(z, y, 0.8, 0.3, **kw), want, rtol=0, atol=1e-4)
+
+
+def test_schedule_start_skips_the_block_and_matches_uniform_weights():
+    from sklearn_diffgen.score import Workspace
+
+    g = torch.Generator().manual_seed(12)
+    x, z = torch.randn(80, 4, generator=g, dtype=f64), torch.randn(6, 4, generator=g, dtype=f64)
+    ws = Workspace()
+    d = denoise(z, x, 0.0, 1.0, workspace=ws)
+    assert ws.nbytes == 0  # no (queries x data) block was filled
+    torch.testing.assert_close(d, brute_force_weights(z, x, 0.0, 1.0) @ x, rtol=0, atol=1e-14)
+    with pytest.raises(ValueError, match="positive"):
+        denoise(z, x, 0.0, 0.0)

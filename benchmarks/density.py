@@ -43,7 +43,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.preprocessing import StandardScaler
 
 import peers
-from report import page_header, print_table, rst_table, write_csv, write_page
+from report import grouped_tables, page_header, print_table, publish
 from sklearn_diffgen import datasets
 
 COLUMNS = ["dataset", "model", "test_loglik", "KL", "KL_se", "KL_per_dim", "integral", "finite",
@@ -176,12 +176,7 @@ def main(argv=None) -> int:
     intro = __doc__.split("\n\n", 1)[1].split("\nRun:")[0] + "\n\n"
     page = page_header("Density accuracy", command.strip(), elapsed) + intro
     page += "Targets (issue 5)\n-----------------\n\n" + targets_text(rows) + "\n\n"
-    for name in names:
-        sub = [r for r in rows if r["dataset"] == name]
-        page += f"{name}\n{'-' * len(name)}\n\n{rst_table(sub, [c for c in COLUMNS[1:] if any(c in r for r in sub)], '{:.4g}')}\n\n"
-    path = write_page("density", page)
-    write_csv("density", rows)
-    print(f"\nwrote {path} in {elapsed:.0f} s")
+    publish("density", page + grouped_tables(rows, "dataset", COLUMNS[1:]), rows, elapsed)
     return 0
 
 

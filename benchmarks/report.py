@@ -239,6 +239,25 @@ def write_csv(name: str, rows: list[dict], columns: list[str] | None = None) -> 
     return path
 
 
+def grouped_tables(rows: list[dict], key: str, columns: list[str], floatfmt: str = "{:.4g}") -> str:
+    """One rst section per value of ``row[key]`` (in order of appearance): its title, then the
+    :func:`rst_table` of its rows over those of ``columns`` that any of them has."""
+    text = ""
+    for group in dict.fromkeys(r[key] for r in rows):
+        sub = [r for r in rows if r[key] == group]
+        cols = [c for c in columns if any(c in r for r in sub)]
+        text += f"{group}\n{'-' * len(str(group))}\n\n{rst_table(sub, cols, floatfmt)}\n\n"
+    return text
+
+
+def publish(name: str, page: str, rows: list[dict], elapsed_s: float) -> Path:
+    """Write the page and the raw rows (``<name>.rst`` and ``<name>.csv``) and say so."""
+    path = write_page(name, page)
+    write_csv(name, rows)
+    print(f"\nwrote {path} in {elapsed_s:.0f} s", flush=True)
+    return path
+
+
 def save_figure(fig, name: str, alt: str | None = None) -> str:
     """Save a matplotlib figure as ``DOC_DIR/<name>.png``, close it, and return its rst directive.
 

@@ -58,7 +58,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 import peers
-from report import page_header, print_table, rst_table, write_csv, write_page
+from report import grouped_tables, page_header, print_table, publish
 from sklearn_diffgen import DiffusionSupervisedGenerator, TabularGenerator, metrics
 from sklearn_diffgen.datasets import load_table
 
@@ -311,12 +311,7 @@ def main(argv=None) -> int:
              "``class_cat_TV``, ``corr_gap``: lower is better; ``DCR_ratio`` near 1 is "
              "good, below 1 is copying.\n")
     page = page_header("Tabular augmentation", command.strip(), elapsed) + intro + "\n"
-    for name in tables:
-        sub = [r for r in rows if r["table"] == name]
-        page += f"{name}\n{'-' * len(name)}\n\n{rst_table(sub, COLUMNS[1:] + (['error'] if any('error' in r for r in sub) else []), '{:.3g}')}\n\n"
-    path = write_page("tabular", page)
-    write_csv("tabular", rows)
-    print(f"\nwrote {path} in {elapsed:.0f} s")
+    publish("tabular", page + grouped_tables(rows, "table", COLUMNS[1:] + ["error"], "{:.3g}"), rows, elapsed)
     return 0
 
 

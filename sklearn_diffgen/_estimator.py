@@ -157,7 +157,7 @@ class DiffusionSupervisedGenerator(DensityMixin, BaseEstimator):
         and with 16 steps also 0.008; two seeds of one setting differ by up to 0.07. On wine
         (178 rows, seeds 0 and 1) 11 steps gained 0.22 and 0.12. ``n_steps=16`` (15
         evaluations) gives labels three to six times more accurate than the previous
-        default's, at 1.5 times the labelling cost.
+        default's, at 1.5 times the labelling cost (``benchmarks/solver_defaults.py``).
     schedule : {"paper", "authors"}, default="paper"
         ``paper``: :math:`a = 1 - t, b^2 = t`. ``authors``: :math:`a = 1 - 0.99 t`,
         :math:`b^2 = 0.01 + 0.99 t`, as in the released code; its bandwidth is at least 0.1.

@@ -45,7 +45,7 @@ def standard_normal_log_density(z: Tensor) -> Tensor:
 
     Examples
     --------
-    >>> float(standard_normal_log_density(torch.zeros(1, 2))[0]) == -math.log(2 * math.pi)
+    >>> float(standard_normal_log_density(torch.zeros(1, 2, dtype=torch.float64))[0]) == -math.log(2 * math.pi)
     True
     """
     return -0.5 * (z * z).sum(dim=1) - 0.5 * z.shape[1] * math.log(2.0 * math.pi)

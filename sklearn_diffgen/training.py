@@ -85,7 +85,7 @@ def logdet_loss(net: nn.Module, u: Tensor, target: Tensor, delta: float = 0.1) -
     >>> with torch.no_grad():
     ...     _ = net.weight.copy_(torch.eye(2) * 3.0)
     >>> u = torch.zeros(4, 2)
-    >>> float(logdet_loss(net, u, torch.full((4,), 2 * math.log(3.0))))
+    >>> float(logdet_loss(net, u, torch.full((4,), 2 * math.log(3.0))).detach())
     0.0
     """
     _, J = jacobian(net, u)

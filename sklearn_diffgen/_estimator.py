@@ -202,7 +202,7 @@ class DiffusionSupervisedGenerator(DensityMixin, BaseEstimator):
         full-data teacher. 0 trains on values only. In ``benchmarks/density.py`` (10,000
         rows) a weight of 0.1 raised the held-out log-likelihood by 0.013 nats on
         8gaussians, 0.019 on checkerboard, 0.007 on two moons and 0.001 on a 5-D Gaussian,
-        lowered it by 0.14 on a 20-D Gaussian, and made training 1.5 to 6 times longer; a
+        lowered it by 0.14 on a 20-D Gaussian, and made the fit 1.4 to 5.7 times longer; a
         weight of 1 wrecked the value fit. 0 stays the default.
     working_memory : int or None, default=None
         MiB for the (labels x data) score blocks and other chunked work; None takes

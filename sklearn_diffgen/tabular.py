@@ -490,7 +490,7 @@ class TabularGenerator(BaseEstimator):
 
         Returns
         -------
-        X : DataFrame or ndarray of shape (n_samples, n_features_in_)
+        X : DataFrame or ndarray of shape (n_samples, `n_features_in_`)
             A DataFrame with the training columns and dtypes when fitted on one.
         """
         check_is_fitted(self)
@@ -527,7 +527,7 @@ class TabularGenerator(BaseEstimator):
 
         Returns
         -------
-        X : DataFrame or ndarray of shape (n_samples, n_features_in_)
+        X : DataFrame or ndarray of shape (n_samples, `n_features_in_`)
         y : ndarray of shape (n_samples,)
         """
         check_is_fitted(self)
@@ -567,7 +567,7 @@ class TabularGenerator(BaseEstimator):
 
         Parameters
         ----------
-        X : DataFrame or array-like of shape (n_samples, n_features_in_)
+        X : DataFrame or array-like of shape (n_samples, `n_features_in_`)
         y : array-like of shape (n_samples,) or None
 
         Returns

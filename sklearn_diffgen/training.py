@@ -131,9 +131,10 @@ def fit_regression(
         Training pairs, on the network's device.
     generator : torch.Generator
         CPU generator for the validation split and the mini-batch order.
-    batch_size, learning_rate_init, max_iter, early_stopping, validation_fraction, \
-n_iter_no_change, tol
+    batch_size, learning_rate_init, max_iter, early_stopping : int, float, int, bool
         As in :class:`sklearn.neural_network.MLPRegressor`; ``batch_size`` is an int here.
+    validation_fraction, n_iter_no_change, tol : float, int, float
+        As in :class:`sklearn.neural_network.MLPRegressor`.
     verbose : bool
         Show a progress bar over epochs.
     desc : str

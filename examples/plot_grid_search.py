@@ -16,7 +16,7 @@ whose maximum is the value that ``bandwidth="auto"`` picks.
 
 **What this example trades for speed.** 600 rows of two moons, a grid of three
 bandwidths, 3 folds (9 fits), and small models: ``n_labels=1500``, ``max_iter=30``, two
-hidden layers of 64 (defaults: 10,000 labels, 200 epochs, three layers of 128). Small
+hidden layers of 64 (defaults: 10,000 labels, 400 epochs, three layers of 128). Small
 models score lower than default ones; the comparison between bandwidths is what this
 example shows.
 """

@@ -207,10 +207,10 @@ class DiffusionSupervisedGenerator(DensityMixin, BaseEstimator):
         the density of :meth:`sample`, not only its samples, follows the teacher. The
         targets assume the exact score: with ``score_batch_size`` they are those of the
         full-data teacher. 0 trains on values only. In ``benchmarks/density.py`` (10,000
-        rows) a weight of 0.1 raised the held-out log-likelihood by 0.013 nats on
-        8gaussians, 0.019 on checkerboard, 0.007 on two moons and 0.001 on a 5-D Gaussian,
-        lowered it by 0.14 on a 20-D Gaussian, and made the fit 1.4 to 5.7 times longer; a
-        weight of 1 wrecked the value fit. 0 stays the default.
+        rows, other parameters at their defaults) a weight of 0.1 changed the held-out
+        log-likelihood by +0.005 nats on 8gaussians, +0.002 on two moons, -0.002 and -0.02
+        on 5-D and 20-D Gaussians and -0.024 on checkerboard, for 1.7 to 10 times the fit
+        time; a weight of 1 wrecked the value fit. 0 stays the default.
     working_memory : int or None, default=None
         MiB for the (labels x data) score blocks and other chunked work; None takes
         ``sklearn.get_config()["working_memory"]``.

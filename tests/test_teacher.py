@@ -103,4 +103,4 @@ def test_logdet_loss_is_zero_at_the_target_and_pulls_towards_it():
     lin = MLP(2, 2, (), generator=torch.Generator().manual_seed(1))
     with torch.no_grad():
         lin.net[0].weight.copy_(3 * torch.eye(2))
-    assert float(logdet_loss(lin, u[:8], target[:8])) < 1e-10
+    assert float(logdet_loss(lin, u[:8], target[:8]).detach()) < 1e-10

@@ -12,8 +12,6 @@ import torch
 from sklearn import get_config
 from sklearn.base import BaseEstimator, DensityMixin, _fit_context
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.model_selection import GridSearchCV, KFold
-from sklearn.neighbors import KernelDensity
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
@@ -23,7 +21,7 @@ from .labeling import make_labels
 from .networks import ACTIVATIONS, MLP
 from .schedules import SCHEDULES, time_grid
 from .solvers import SOLVERS
-from .teacher import logdet_targets, teacher_log_density
+from .teacher import cross_validated_log_likelihood, logdet_targets, teacher_log_density, variance_scale
 from .training import fit_regression
 
 __all__ = ["DiffusionSupervisedGenerator"]
@@ -53,35 +51,68 @@ def _resolve_device(device) -> torch.device:
 
 #: ``bandwidth="auto"`` cross-validates the teacher on at most this many rows.
 AUTO_BANDWIDTH_ROWS = 2000
+#: Extra bandwidths of the ``auto`` grid, where the variance-corrected teacher nears a Gaussian.
+WIDE_BANDWIDTHS = (2.5, 5.0, 10.0)
+#: Eigenvalues of the correlation matrix are floored at this fraction of the largest before
+#: whitening, so that collinear columns (one-hot codes, sums) give finite coordinates.
+WHITEN_FLOOR = 1e-6
 
 
-def _cv_bandwidth(Xs: np.ndarray, rng: np.random.RandomState) -> float:
-    """Bandwidth that maximises the 3-fold cross-validated log-likelihood of the teacher.
-
-    With the exact score, the labels follow a Gaussian KDE of the standardised data, so the
-    teacher's held-out likelihood is a KernelDensity score: cheap, and measured on the data
-    at hand. Above ``AUTO_BANDWIDTH_ROWS`` rows a random subset is used and the result is
-    rescaled by Scott's :math:`n^{-1/(d+4)}` dependence.
-    """
-    n, d = Xs.shape
-    m = min(n, AUTO_BANDWIDTH_ROWS)
-    sub = Xs[rng.choice(n, m, replace=False)] if m < n else Xs
-    scott = m ** (-1.0 / (d + 4))
-    grid = GridSearchCV(KernelDensity(), {"bandwidth": scott * np.logspace(-1.3, 0.3, 17)},
-                        cv=KFold(min(3, m), shuffle=True, random_state=rng.randint(2**31 - 1)))
-    return float(grid.fit(sub).best_params_["bandwidth"]) * (m / n) ** (1.0 / (d + 4))
-
-
-def _resolve_bandwidth(bandwidth, Xs: np.ndarray, rng: np.random.RandomState) -> float:
+def _resolve_bandwidth(bandwidth, Xs: np.ndarray) -> float:
     # Scott's and Silverman's factors, as KernelDensity computes them, in standardised units
     n, d = Xs.shape
-    if bandwidth == "auto":
-        return _cv_bandwidth(Xs, rng)
     if bandwidth == "scott":
         return n ** (-1.0 / (d + 4))
     if bandwidth == "silverman":
         return (n * (d + 2) / 4.0) ** (-1.0 / (d + 4))
     return float(bandwidth)
+
+
+def _whitening(Xs: np.ndarray) -> tuple[np.ndarray, float]:
+    r"""ZCA whitening :math:`W = V \Lambda^{-1/2} V^T` of standardised data, and :math:`\log|\det W|`.
+
+    :math:`R = V \Lambda V^T` is the correlation matrix; eigenvalues below
+    :data:`WHITEN_FLOOR` times the largest are raised to it.
+    """
+    lam, V = np.linalg.eigh(Xs.T @ Xs / Xs.shape[0])
+    lam = np.maximum(lam, WHITEN_FLOOR * lam.max())
+    return (V / np.sqrt(lam)) @ V.T, float(-0.5 * np.log(lam).sum())
+
+
+def _select_teacher(Xs: np.ndarray, bandwidth, whiten, variance_correction,
+                    rng: np.random.RandomState) -> tuple[float, bool, bool]:
+    """Bandwidth, whitening and variance correction of the teacher, by cross-validation.
+
+    Every setting left to ``"auto"`` is chosen to maximise the 3-fold cross-validated
+    log-likelihood of the teacher (:func:`~sklearn_diffgen.teacher.cross_validated_log_likelihood`),
+    in standardised units (whitened scores get :math:`\\log|\\det W|`), on the same folds of
+    at most ``AUTO_BANDWIDTH_ROWS`` rows. A bandwidth chosen on a subset of m of the n rows
+    is rescaled by Scott's :math:`(m/n)^{1/(d+4)}`.
+    """
+    n, d = Xs.shape
+    whitens = [True, False] if whiten == "auto" else [bool(whiten)]
+    corrections = [True, False] if variance_correction == "auto" else [bool(variance_correction)]
+    if bandwidth != "auto" and len(whitens) == len(corrections) == 1:
+        return _resolve_bandwidth(bandwidth, Xs), whitens[0], corrections[0]
+    m = min(n, AUTO_BANDWIDTH_ROWS)
+    rows = rng.choice(n, m, replace=False) if m < n else np.arange(n)
+    if bandwidth == "auto":
+        grid = [*(m ** (-1.0 / (d + 4)) * np.logspace(-1.3, 0.3, 17)), *WIDE_BANDWIDTHS]
+    else:
+        grid = [_resolve_bandwidth(bandwidth, Xs)]
+    seed = int(rng.randint(2**31 - 1))
+    best = (-np.inf, grid[0], whitens[0], corrections[0])
+    for w in whitens:
+        W, logdet = _whitening(Xs) if w else (None, 0.0)
+        x = torch.as_tensor(Xs[rows] @ W if w else Xs[rows])  # W is symmetric
+        for c in corrections:
+            cv = cross_validated_log_likelihood(x, grid, variance_correction=c, n_folds=min(3, m),
+                                                generator=torch.Generator().manual_seed(seed))
+            i = int(torch.argmax(cv))
+            if float(cv[i]) + logdet > best[0]:
+                best = (float(cv[i]) + logdet, grid[i], w, c)
+    h = best[1] * (m / n) ** (1.0 / (d + 4)) if bandwidth == "auto" else best[1]
+    return float(h), best[2], best[3]
 
 
 def _numpy_rng(random_state) -> np.random.RandomState:
@@ -288,6 +319,8 @@ class DiffusionSupervisedGenerator(DensityMixin, BaseEstimator):
 
     _parameter_constraints: dict = {
         "bandwidth": [Interval(Real, 0, 10, closed="right"), StrOptions({"auto", "scott", "silverman"})],
+        "whiten": ["boolean", StrOptions({"auto"})],
+        "variance_correction": ["boolean", StrOptions({"auto"})],
         "n_labels": [Interval(Integral, 2, None, closed="left")],
         "solver": [StrOptions(set(SOLVERS))],
         "n_steps": [Interval(Integral, 1, None, closed="left")],
@@ -314,6 +347,8 @@ class DiffusionSupervisedGenerator(DensityMixin, BaseEstimator):
         self,
         bandwidth="auto",
         *,
+        whiten="auto",
+        variance_correction="auto",
         n_labels=10000,
         solver="dpmpp_3m",
         n_steps=11,
@@ -336,6 +371,8 @@ class DiffusionSupervisedGenerator(DensityMixin, BaseEstimator):
         callback=None,
     ):
         self.bandwidth = bandwidth
+        self.whiten = whiten
+        self.variance_correction = variance_correction
         self.n_labels = n_labels
         self.solver = solver
         self.n_steps = n_steps
@@ -378,6 +415,14 @@ class DiffusionSupervisedGenerator(DensityMixin, BaseEstimator):
     def _standardise(self, X: np.ndarray) -> np.ndarray:
         return (X[:, ~self.constant_] - self.mean_[~self.constant_]) / self.scale_[~self.constant_]
 
+    def _to_model(self, X: np.ndarray) -> np.ndarray:
+        """Model coordinates :math:`u = W (x - m) / \sigma` of the non-constant columns."""
+        return self._standardise(X) @ self.whitening_.T
+
+    def _log_jacobian(self) -> float:
+        """:math:`\log|\det \partial u / \partial x|` of :meth:`_to_model`."""
+        return float(np.linalg.slogdet(self.whitening_)[1] - np.log(self.scale_[~self.constant_]).sum())
+
     # ---------------------------------------------------------------------- fit
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
@@ -415,7 +460,10 @@ class DiffusionSupervisedGenerator(DensityMixin, BaseEstimator):
         n, d = Xs.shape
 
         t0 = time.perf_counter()
-        self.bandwidth_ = _resolve_bandwidth(self.bandwidth, Xs, rng)
+        self.bandwidth_, self.whiten_, self.variance_correction_ = _select_teacher(
+            Xs, self.bandwidth, self.whiten, self.variance_correction, rng)
+        self.whitening_ = _whitening(Xs)[0] if self.whiten_ else np.eye(d)
+        self.variance_scale_ = variance_scale(self.bandwidth_) if self.variance_correction_ else 1.0
         t_bandwidth = time.perf_counter() - t0
         sched = SCHEDULES[self.schedule]
         if self.bandwidth_ < sched.min_ratio:
@@ -428,17 +476,21 @@ class DiffusionSupervisedGenerator(DensityMixin, BaseEstimator):
         ):
             raise ValueError(f"solver={self.solver!r} with schedule={self.schedule!r} needs n_steps >= 2")
         self.t_end_ = sched.t_from_ratio(self.bandwidth_)
-        self.noise_ = NOISE_FRACTION * self.bandwidth_
+        c = self.variance_scale_
+        self.noise_ = NOISE_FRACTION * c * self.bandwidth_
         ts = time_grid(sched, self.t_end_, self.n_steps, SOLVERS[self.solver].spacing)
         budget = self._budget_bytes()
         verbose = bool(self.verbose)
 
         t0 = time.perf_counter()
-        x = torch.as_tensor(Xs, dtype=torch.float64).to(self.device_)
+        # the diffusion runs on the whitened data; the corrected teacher scales its output,
+        # and so its kernel centres, by c, in the same coordinates
+        x = torch.as_tensor(Xs @ self.whitening_.T, dtype=torch.float64).to(self.device_)
         z, labels = make_labels(
             x, self.n_labels, sched, ts, solver=self.solver, generator=gens[0],
             score_batch_size=self.score_batch_size, budget_bytes=budget, verbose=verbose,
         )
+        x, labels = c * x, c * labels
         t_label = time.perf_counter() - t0
 
         train_kw = dict(
@@ -453,7 +505,7 @@ class DiffusionSupervisedGenerator(DensityMixin, BaseEstimator):
         )
         tau = None
         if self.logdet_weight > 0:
-            tau = logdet_targets(z, labels, x, self.bandwidth_, budget_bytes=budget)
+            tau = logdet_targets(z, labels, x, c * self.bandwidth_, budget_bytes=budget)
         self.generator_ = MLP(d, d, hidden, self.activation, generator=gens[1]).to(self.device_)
         res = fit_regression(self.generator_, z, labels, generator=gens[1], desc="generator",
                              callback=self._epoch_callback("generator"), logdet_targets=tau,
@@ -463,7 +515,7 @@ class DiffusionSupervisedGenerator(DensityMixin, BaseEstimator):
                                  callback=self._epoch_callback("inverse"), **train_kw)
         for net in (self.generator_, self.inverse_):
             net.eval().requires_grad_(False)
-        self._fit_X = Xs  # the teacher's kernel centres, for score_samples(method="teacher")
+        self._fit_X = x.cpu().numpy()  # the teacher's kernel centres, for method="teacher"
 
         self.n_iter_ = res.n_iter
         self.loss_curve_ = res.loss_curve
@@ -518,6 +570,7 @@ class DiffusionSupervisedGenerator(DensityMixin, BaseEstimator):
                 fz = self.generator_(w[:, :d].to(param.device, param.dtype)).double().cpu()
                 x = fz + self.noise_ * w[:, d:]
                 out[i : i + rows] = x[: min(rows, n_samples - i)].numpy()
+        out = np.linalg.solve(self.whitening_, out.T).T
         X = np.tile(self.mean_, (n_samples, 1))
         X[:, ~self.constant_] = out * self.scale_[~self.constant_] + self.mean_[~self.constant_]
         return X
@@ -567,13 +620,14 @@ class DiffusionSupervisedGenerator(DensityMixin, BaseEstimator):
         if method not in ("model", "teacher"):
             raise ValueError(f"method must be 'model' or 'teacher', got {method!r}")
         X = validate_data(self, X, dtype=np.float64, reset=False)
-        Xs = self._standardise(X)
+        Xs = self._to_model(X)
         const = self.constant_
         penalty = ((X[:, const] - self.mean_[const]) ** 2).sum(axis=1) / (2 * self.noise_**2)
-        shift = np.log(self.scale_[~const]).sum()
+        shift = -self._log_jacobian()
         if method == "teacher":
             logp = teacher_log_density(torch.as_tensor(Xs).to(self.device_), torch.as_tensor(self._fit_X),
-                                       self.bandwidth_, budget_bytes=self._budget_bytes())
+                                       self.variance_scale_ * self.bandwidth_,
+                                       budget_bytes=self._budget_bytes())
             return logp.cpu().numpy() - shift - penalty
         d = Xs.shape[1]
         dev = self.device_

@@ -243,10 +243,12 @@ def test_rule_of_thumb_bandwidths(gauss_data, bw, want):
 
 
 def test_auto_bandwidth_is_the_teachers_cross_validated_one(moons, gauss_data):
-    # the teacher is a Gaussian KDE of the standardised data: auto picks its CV bandwidth
+    # without whitening and correction the teacher is a Gaussian KDE of the standardised
+    # data: auto picks its CV bandwidth
     fits = {}
     for name, X in [("moons", moons[0]), ("gauss", gauss_data[0][:800])]:
-        est = DSG(random_state=0, **{**FAST, "n_labels": 100, "max_iter": 1})
+        est = DSG(random_state=0, whiten=False, variance_correction=False,
+                  **{**FAST, "n_labels": 100, "max_iter": 1})
         with pytest.warns(ConvergenceWarning):
             est.fit(X)
         Xs = (X - X.mean(0)) / X.std(0)
@@ -320,12 +322,89 @@ def test_grid_search_over_bandwidth_steps_and_width(gauss_data):
 
 def test_teacher_density_is_the_kde_of_the_standardised_data(fitted, gauss_data):
     Xtr, Xte, _ = gauss_data
+    est = DSG(bandwidth=0.1, whiten=False, variance_correction=False, random_state=0,
+              **{**FAST, "max_iter": 2})
+    with pytest.warns(ConvergenceWarning):
+        est.fit(Xtr)
     mean, std = Xtr.mean(0), Xtr.std(0)
-    kde = KernelDensity(bandwidth=fitted.bandwidth_).fit((Xtr - mean) / std)
+    kde = KernelDensity(bandwidth=0.1).fit((Xtr - mean) / std)
     want = kde.score_samples((Xte[:50] - mean) / std) - np.log(std).sum()
-    np.testing.assert_allclose(fitted.score_samples(Xte[:50], method="teacher"), want, rtol=1e-8)
+    np.testing.assert_allclose(est.score_samples(Xte[:50], method="teacher"), want, rtol=1e-8)
     with pytest.raises(ValueError, match="method"):
         fitted.score_samples(Xte[:5], method="exact")
+
+
+@pytest.mark.parametrize("whiten", [False, True])
+@pytest.mark.parametrize("correction", [False, True])
+def test_teacher_density_is_a_gaussian_mixture_in_data_units(gauss_data, whiten, correction):
+    # brute force: the teacher is the mixture of N(m + C c y_n, c^2 h^2 C C^T) over the
+    # whitened standardised rows y_n, with C = diag(sigma) W^-1 and W the ZCA of the
+    # correlation matrix, c = 1 / sqrt(1 + h^2) with the correction and 1 without
+    Xtr, Xte, _ = gauss_data
+    Xtr, h = Xtr[:300], 0.7
+    est = DSG(bandwidth=h, whiten=whiten, variance_correction=correction, random_state=0,
+              **{**FAST, "max_iter": 2})
+    with pytest.warns(ConvergenceWarning):
+        est.fit(Xtr)
+    mean, std = Xtr.mean(0), Xtr.std(0)
+    Xs = (Xtr - mean) / std
+    lam, V = np.linalg.eigh(np.corrcoef(Xtr.T))
+    W = V @ np.diag(lam**-0.5) @ V.T if whiten else np.eye(2)
+    c = 1 / np.sqrt(1 + h * h) if correction else 1.0
+    C = np.diag(std) @ np.linalg.inv(W)
+    centres = mean + c * (Xs @ W.T) @ C.T
+    cov = (c * h) ** 2 * C @ C.T
+    dens = np.mean([multivariate_normal(m, cov).pdf(Xte[:20]) for m in centres], axis=0)
+    np.testing.assert_allclose(est.score_samples(Xte[:20], method="teacher"), np.log(dens), rtol=1e-7)
+    assert (est.whiten_, est.variance_correction_, est.variance_scale_) == (whiten, correction, c)
+
+
+def test_variance_correction_keeps_the_data_covariance(gauss_data):
+    # with whitening and the correction the teacher's covariance is the data's for every h;
+    # without the correction it is inflated by (1 + h^2)
+    Xtr, _, _ = gauss_data
+    for correction, factor in ((True, 1.0), (False, 1.0 + 0.8**2)):
+        est = DSG(bandwidth=0.8, whiten=True, variance_correction=correction, random_state=0,
+                  **FAST).fit(Xtr)
+        S = est.sample(20000, random_state=0)
+        np.testing.assert_allclose(np.cov(S.T), factor * np.cov(Xtr.T, bias=True), rtol=0.08, atol=0.02)
+
+
+def test_auto_teacher_on_gaussian_data_is_the_gaussian_fit(gauss_data):
+    # correlated Gaussian data: cross-validation picks whitening and the correction with a
+    # wide bandwidth, where the teacher nears N(sample mean, sample covariance)
+    Xtr, Xte, law = gauss_data
+    est = DSG(random_state=0, **FAST).fit(Xtr)
+    assert est.whiten_ and est.variance_correction_ and est.bandwidth_ > 2
+    fit = multivariate_normal(Xtr.mean(0), np.cov(Xtr.T, bias=True))
+    np.testing.assert_allclose(est.score_samples(Xte, method="teacher"), fit.logpdf(Xte), atol=0.05)
+    assert est.score(Xte) == pytest.approx(law.logpdf(Xte).mean(), abs=0.02)
+
+
+def test_auto_teacher_beats_the_standardised_kde_in_8d(rng):
+    # the gain grows with the dimension: in 8-D the teacher of earlier versions (a KDE of
+    # the standardised data) is far behind; the networks are not trained here
+    A = rng.normal(size=(8, 8))
+    X = rng.multivariate_normal(np.zeros(8), A @ A.T + np.eye(8), size=1500)
+    kw = {**FAST, "n_labels": 50, "max_iter": 1}
+    with pytest.warns(ConvergenceWarning):
+        auto = DSG(random_state=0, **kw).fit(X[:1000])
+        kde = DSG(whiten=False, variance_correction=False, random_state=0, **kw).fit(X[:1000])
+    gain = (auto.score_samples(X[1000:], method="teacher")
+            - kde.score_samples(X[1000:], method="teacher")).mean()
+    assert gain > 0.3
+
+
+def test_collinear_columns_are_whitened_to_finite_coordinates(rng):
+    # a column that is the sum of two others: the correlation matrix is singular
+    X = rng.normal(size=(600, 2))
+    X = np.c_[X, X.sum(axis=1)]
+    est = DSG(whiten=True, random_state=0, **FAST).fit(X)
+    assert np.isfinite(est.whitening_).all()
+    S = est.sample(500, random_state=0)
+    # the constraint direction has a floored, tiny width: samples keep it closely
+    assert np.abs(S[:, 2] - S[:, :2].sum(axis=1)).max() < 0.05
+    assert np.isfinite(est.score_samples(X[:50])).all()
 
 
 def test_logdet_weight_fits_the_jacobian_to_the_teacher(gauss_data):

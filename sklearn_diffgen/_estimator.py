@@ -26,7 +26,7 @@ from .training import fit_regression
 
 __all__ = ["DiffusionSupervisedGenerator"]
 
-#: The sampling noise s is this fraction of the bandwidth (standardised units).
+#: The sampling noise s is this fraction of the teacher's kernel width c h (model units).
 NOISE_FRACTION = 0.1
 _NETWORKS = ("generator_", "inverse_")
 #: Rows of noise drawn per call of the random generator: torch's CPU normal sampler fills
@@ -133,17 +133,19 @@ class DiffusionSupervisedGenerator(DensityMixin, BaseEstimator):
 
     The method of Liu et al. (2023), in four steps:
 
-    1. **Training-free score.** The standardised data :math:`x_1..x_N` are diffused as
+    1. **Training-free score.** The standardised (and, by default, whitened) data
+       :math:`x_1..x_N` are diffused as
        :math:`z_t = a(t) x + b(t) \epsilon`. The denoiser of the diffused empirical
        distribution is a softmax-weighted mean of the data,
        :math:`D(z) = \sum_n w_n x_n` with :math:`w \propto \exp(-|z - a x_n|^2 / (2 b^2))`,
        evaluated exactly or by Monte Carlo over a mini-batch (``score_batch_size``).
     2. **Labelling.** ``n_labels`` draws :math:`z \sim N(0, I)` are carried by the
        probability-flow ODE from t = 1 to the time where :math:`b/a` equals ``bandwidth``.
-       The labels are then distributed as the data smoothed by a Gaussian of that width.
+       The labels are then distributed as the data smoothed by a Gaussian of that width,
+       optionally scaled back to the data's variance (``variance_correction``).
     3. **Supervised generator.** An MLP F is fitted by regression so that
        :math:`F(z) \approx x`. Sampling is one forward pass, :math:`x = F(z) + s e`, with a
-       small noise :math:`s = 0.1\,h` (standardised units) that gives the model a density
+       small noise :math:`s = 0.1\,c\,h` (model units) that gives the model a density
        everywhere.
     4. **Density.** :meth:`score_samples` is the log-density of what :meth:`sample` draws:
        :math:`\log N(z^*) - \log|\det \partial F / \partial z (z^*)|` where
@@ -156,14 +158,35 @@ class DiffusionSupervisedGenerator(DensityMixin, BaseEstimator):
     Parameters
     ----------
     bandwidth : float in (0, 10] or {"auto", "scott", "silverman"}, default="auto"
-        Width h of the Gaussian smoothing of the data, in standardised units: labelling stops
-        where :math:`b(t)/a(t) = h`. Tune it as the bandwidth of
-        :class:`~sklearn.neighbors.KernelDensity`. ``auto`` maximises the 3-fold
-        cross-validated log-likelihood of the teacher, which is exactly a Gaussian KDE of
-        the standardised data (on at most 2,000 rows, rescaled by :math:`N^{-1/(d+4)}`).
-        ``scott`` and ``silverman`` are :math:`N^{-1/(d+4)}` and
-        :math:`(N (d+2)/4)^{-1/(d+4)}`: right for Gaussian data, three to four times too
-        wide for multimodal data (``benchmarks/bandwidth_rule.py``).
+        Width h of the Gaussian smoothing of the data, in standardised (or whitened) units:
+        labelling stops where :math:`b(t)/a(t) = h`. Without whitening and correction the
+        teacher is exactly a Gaussian KDE of the standardised data, and h is the bandwidth
+        of :class:`~sklearn.neighbors.KernelDensity`. ``auto`` maximises the 3-fold
+        cross-validated log-likelihood of the teacher over 17 values log-spaced in
+        Scott's factor x [0.05, 2] and 2.5, 5 and 10, jointly with ``whiten`` and
+        ``variance_correction`` when these are ``auto`` (on at most 2,000 rows, the result
+        rescaled by :math:`(2000/N)^{1/(d+4)}`; see
+        :func:`~sklearn_diffgen.teacher.cross_validated_log_likelihood`). ``scott`` and
+        ``silverman`` are :math:`N^{-1/(d+4)}` and :math:`(N (d+2)/4)^{-1/(d+4)}`: right
+        for Gaussian data, three to four times too wide for multimodal data
+        (``benchmarks/bandwidth_rule.py``).
+    whiten : bool or "auto", default="auto"
+        Diffuse the data in ZCA-whitened coordinates :math:`W x`, with
+        :math:`W = R^{-1/2}` for the correlation matrix R (eigenvalues floored at 1e-6
+        times the largest, so collinear columns stay finite): the smoothing kernel then
+        has the shape of the data's covariance (Fukunaga's kernel estimate) instead of
+        being round in standardised units. The density is mapped back with
+        :math:`\log|\det W|`. ``auto`` decides by cross-validation, with the bandwidth.
+    variance_correction : bool or "auto", default="auto"
+        Scale the teacher's output :math:`x + h \epsilon` by :math:`c = 1/\sqrt{1 + h^2}`,
+        so that it keeps the data's variance (Silverman 1986, section 6.4.1): the labels
+        then follow :math:`\frac1N \sum_n N(c x_n, c^2 h^2 I)`. As h grows this teacher
+        tends to the Gaussian with the data's mean and (whitened) covariance, so
+        cross-validation over h moves between a kernel estimate and a Gaussian fit. Without
+        the correction, smoothing inflates every variance by :math:`h^2`. ``auto``
+        decides by cross-validation, with the bandwidth. On the held-out split of 10,000
+        rows (``benchmarks/density.py``), whitening and the correction chosen this way
+        changed the teacher's log-likelihood by ... (see the density page).
     n_labels : int, default=10000
         Number of (z, x) pairs produced by the ODE and used to train the generator.
     solver : {"dpmpp_3m", "dpmpp_2m", "ddim", "heun", "euler"}, default="dpmpp_3m"
@@ -262,11 +285,20 @@ class DiffusionSupervisedGenerator(DensityMixin, BaseEstimator):
     Attributes
     ----------
     bandwidth_ : float
-        The smoothing width used, in standardised units.
+        The smoothing width h used, in standardised (whitened) units.
+    whiten_ : bool
+        Whether the data were whitened.
+    variance_correction_ : bool
+        Whether the teacher's output was scaled back to the data's variance.
+    whitening_ : ndarray of shape (n_model_features, n_model_features)
+        The whitening matrix W applied to the standardised non-constant columns (the
+        identity without whitening).
+    variance_scale_ : float
+        The factor c of the variance correction (1 without it).
     t_end_ : float
         Time at which labelling stops.
     noise_ : float
-        Sampling noise s, in standardised units.
+        Sampling noise s, in the model's units (standardised, then whitened): 0.1 c h.
     device_ : torch.device
         The resolved device.
     mean_, scale_ : ndarray of shape (`n_features_in_`,)
@@ -275,7 +307,7 @@ class DiffusionSupervisedGenerator(DensityMixin, BaseEstimator):
         Columns that were constant in training. They are excluded from the model,
         reproduced exactly by :meth:`sample`, and scored as described there.
     generator_ : torch.nn.Module
-        The fitted generator F (standardised units).
+        The fitted generator F (model units: standardised, then whitened).
     inverse_ : torch.nn.Module
         The inverse network, which gives :meth:`score_samples` its starting guesses.
     n_iter_ : int
@@ -296,7 +328,7 @@ class DiffusionSupervisedGenerator(DensityMixin, BaseEstimator):
 
     See Also
     --------
-    sklearn.neighbors.KernelDensity : The density the teacher's labels follow.
+    sklearn.neighbors.KernelDensity : The teacher without whitening and variance correction.
     sklearn.mixture.GaussianMixture : A parametric density with sampling.
 
     References
@@ -304,6 +336,12 @@ class DiffusionSupervisedGenerator(DensityMixin, BaseEstimator):
     Y. Liu, M. Yang, Z. Zhang, F. Bao, Y. Cao, G. Zhang. Diffusion-model-assisted supervised
     learning of generative models for density estimation. 2023.
     https://arxiv.org/abs/2310.14458
+
+    B. W. Silverman. Density Estimation for Statistics and Data Analysis, section 6.4.1
+    (the smoothed bootstrap with variance correction). Chapman & Hall, 1986.
+
+    K. Fukunaga. Introduction to Statistical Pattern Recognition. Academic Press, 1972
+    (kernel estimates with the data's covariance as the kernel's shape).
 
     Examples
     --------
@@ -597,9 +635,11 @@ class DiffusionSupervisedGenerator(DensityMixin, BaseEstimator):
         values are the Laplace values at the last iterate, finite but less accurate.
 
         ``method="teacher"`` returns instead the exact log-density of the teacher, the
-        distribution the labels follow: the standardised training data smoothed by
-        :math:`N(0, h^2 I)`, a Gaussian kernel density estimate with bandwidth
-        ``bandwidth_`` (:func:`~sklearn_diffgen.teacher.teacher_log_density`). It is the
+        distribution the labels follow: in the model's coordinates (standardised, then
+        whitened with ``whitening_``), the mixture :math:`\frac1N \sum_n N(c x_n, c^2 h^2 I)`
+        with :math:`h` = ``bandwidth_`` and :math:`c` = ``variance_scale_``: without
+        whitening and correction, a Gaussian kernel density estimate of the standardised
+        data (:func:`~sklearn_diffgen.teacher.teacher_log_density`). It is the
         likelihood view of the diffusion model the generator was distilled from (Huang, Lim
         & Courville 2021), a diagnostic for how much density the distillation loses. It
         costs O(n_train) per row.

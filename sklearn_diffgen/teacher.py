@@ -17,7 +17,14 @@ h). The ODE map :math:`T: z \mapsto x` is a diffeomorphism that pushes :math:`N(
 
     \log \left| \det \frac{\partial T}{\partial z} \right| = \log N(z; 0, I_d) - \log p_h(x),
 
-one log-sum-exp per label and no integration along the trajectory. These are the targets of
+one log-sum-exp per label and no integration along the trajectory.
+
+The variance-corrected teacher (:func:`variance_scale`) scales the labels by
+:math:`c = 1/\sqrt{1 + h^2}`; it pushes :math:`N(0, I)` onto
+:math:`q_h(u) = \frac1N \sum_n N(u; c x_n, c^2 h^2 I_d)`, itself a Gaussian KDE (centres
+:math:`c x_n`, bandwidth :math:`c h`), so every formula here applies with those centres and
+that bandwidth. :func:`cross_validated_log_likelihood` scores both teachers on held-out
+folds, which is how the estimator chooses h. These are the targets of
 the generator's Jacobian in :func:`sklearn_diffgen.training.fit_regression`; :math:`\log p_h`
 is also the likelihood view of the diffusion model (Huang, Lim & Courville 2021), exposed as
 ``score_samples(X, method="teacher")``.

@@ -11,7 +11,8 @@ from sklearn.neighbors import KernelDensity
 from sklearn_diffgen.labeling import make_labels
 from sklearn_diffgen.networks import MLP
 from sklearn_diffgen.schedules import SCHEDULES, time_grid
-from sklearn_diffgen.teacher import logdet_targets, standard_normal_log_density, teacher_log_density
+from sklearn_diffgen.teacher import (cross_validated_log_likelihood, logdet_targets,
+                                     standard_normal_log_density, teacher_log_density, variance_scale)
 from sklearn_diffgen.training import fit_regression, logdet_loss
 
 SCHED = SCHEDULES["paper"]
@@ -104,3 +105,42 @@ def test_logdet_loss_is_zero_at_the_target_and_pulls_towards_it():
     with torch.no_grad():
         lin.net[0].weight.copy_(3 * torch.eye(2))
     assert float(logdet_loss(lin, u[:8], target[:8]).detach()) < 1e-10
+
+
+@pytest.mark.parametrize("correction", [False, True])
+def test_cross_validated_log_likelihood_is_brute_force(correction):
+    # fold k: rows perm[k::K] scored under the mixture of N(c x_n, c^2 h^2 I) over the others
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(61, 3, generator=g, dtype=torch.float64) @ torch.tensor(
+        [[1.0, 0.5, 0.0], [0.0, 1.0, 0.3], [0.0, 0.0, 0.2]], dtype=torch.float64)
+    hs = [0.1, 0.4, 3.0]
+    out = cross_validated_log_likelihood(x, hs, variance_correction=correction, n_folds=4,
+                                         generator=torch.Generator().manual_seed(5))
+    perm = torch.randperm(61, generator=torch.Generator().manual_seed(5)).numpy()
+    X = x.numpy()
+    for i, h in enumerate(hs):
+        c = 1 / math.sqrt(1 + h * h) if correction else 1.0
+        folds = []
+        for k in range(4):
+            val = X[perm[np.arange(61) % 4 == k]]
+            train = X[perm[np.arange(61) % 4 != k]]
+            d2 = ((val[:, None] - c * train[None]) ** 2).sum(-1)
+            s2 = (c * h) ** 2
+            logp = logsumexp(-d2 / (2 * s2), axis=1) - math.log(len(train)) - 1.5 * math.log(2 * math.pi * s2)
+            folds.append(logp.mean())
+        assert float(out[i]) == pytest.approx(np.mean(folds), rel=1e-10)
+    with pytest.raises(ValueError, match="n_folds"):
+        cross_validated_log_likelihood(x, hs, n_folds=1)
+
+
+def test_variance_corrected_teacher_tends_to_the_gaussian_fit():
+    # q_h = mean of N(c x_n, c^2 h^2 I): as h grows it tends to N(mean, covariance) of the
+    # data (here whitened: N(0, I)), at rate O(1/h^2) in the log-density
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(2000, 2, generator=g, dtype=torch.float64)
+    x = (x - x.mean(0)) / x.std(0, unbiased=False)
+    pts = torch.randn(50, 2, generator=g, dtype=torch.float64)
+    want = standard_normal_log_density(pts)
+    errs = [float((teacher_log_density(pts, variance_scale(h) * x, variance_scale(h) * h) - want).abs().max())
+            for h in (2.0, 10.0, 50.0)]
+    assert errs[2] < 2e-3 and errs[1] < 0.05 and errs[0] > 5 * errs[1]

@@ -47,7 +47,7 @@ gen = DiffusionSupervisedGenerator(random_state=0).fit(Z_train)
 # here we keep the steps apart to draw from the generator and map back.
 print(f"KernelDensity (bandwidth {kde.bandwidth:.2f}): "
       f"{kde.score(Z_test) / len(Z_test):.2f} mean held-out log-likelihood")
-print(f"DiffusionSupervisedGenerator (bandwidth_ {gen.bandwidth_:.3f}, standardised): "
+print(f"DiffusionSupervisedGenerator (bandwidth_ {gen.bandwidth_:.3f}, model units): "
       f"{gen.score(Z_test):.2f}")
 
 # %%

@@ -90,8 +90,9 @@ def _select_teacher(Xs: np.ndarray, bandwidth, whiten, variance_correction,
     is rescaled by Scott's :math:`(m/n)^{1/(d+4)}`.
     """
     n, d = Xs.shape
-    whitens = [True, False] if whiten == "auto" else [bool(whiten)]
-    corrections = [True, False] if variance_correction == "auto" else [bool(variance_correction)]
+    # on a tie (one column, or no correlation) the plain teacher wins
+    whitens = [False, True] if whiten == "auto" else [bool(whiten)]
+    corrections = [False, True] if variance_correction == "auto" else [bool(variance_correction)]
     if bandwidth != "auto" and len(whitens) == len(corrections) == 1:
         return _resolve_bandwidth(bandwidth, Xs), whitens[0], corrections[0]
     m = min(n, AUTO_BANDWIDTH_ROWS)

@@ -7,8 +7,10 @@ gaussian20) and on two moons, each with 10,000 rows split 80/10/10 by
 * **ours** -- ``DiffusionSupervisedGenerator(random_state=seed)``, the defaults;
 * **ours, log-det λ** -- the same with ``logdet_weight=λ`` for each ``--logdet`` value: the
   generator's Jacobian is also fitted to the teacher's closed-form log-determinants;
+* **ours, k=v** -- the same with other parameters, for each setting of ``--ours``;
 * **teacher** -- ``score_samples(method="teacher")`` of the default fit: the exact density of
-  the labels, a Gaussian KDE of the training data with the fitted ``bandwidth_``;
+  the labels, a kernel estimate on the training data with the fitted ``bandwidth_`` (and,
+  as cross-validation chose, whitened and variance-corrected);
 * **KDE**, **GMM** -- ``KernelDensity`` and ``GaussianMixture`` tuned on the validation split
   (``peers.fit_kde``, ``peers.fit_gmm``, ``--n-grid`` configurations each);
 * **NSF** -- zuko's neural spline flow (``peers.fit_nsf_tuned``, ``--n-grid`` architectures).
@@ -26,7 +28,7 @@ each side (the mass outside it is below 1e-4 for every model here); the scoring 
 within 0.05 nat per dimension of NSF.
 
 Run: ``python benchmarks/density.py [--quick] [--seed 0] [--datasets a,b] [--logdet 0.1]
-[--threads N]``. ``--quick``: 8gaussians and gaussian5 with 4,000 rows, a 60 x 60 grid, 300
+[--ours "n_labels=30000;..."] [--threads N]``. ``--quick``: 8gaussians and gaussian5 with 4,000 rows, a 60 x 60 grid, 300
 scored rows, NSF capped at 30 epochs. Writes ``doc/benchmarks/density.rst`` and
 ``density.csv``.
 """
@@ -44,6 +46,7 @@ from sklearn.preprocessing import StandardScaler
 
 import peers
 from report import grouped_tables, page_header, print_table, publish
+from solver_defaults import parse_setting
 from sklearn_diffgen import datasets
 
 COLUMNS = ["dataset", "model", "test_loglik", "KL", "KL_se", "KL_per_dim", "integral", "finite",
@@ -88,6 +91,10 @@ def run(name: str, args) -> list[dict]:
         t0 = time.perf_counter()
         models[f"ours, log-det {lam:g}"] = (peers.fit_ours(Xtr, random_state=args.seed, logdet_weight=lam),
                                             time.perf_counter() - t0)
+    for setting in args.ours:
+        t0 = time.perf_counter()
+        models[f"ours, {setting}"] = (peers.fit_ours(Xtr, random_state=args.seed, **parse_setting(setting)),
+                                      time.perf_counter() - t0)
     models["teacher"] = (Teacher(models["ours"][0]), None)
     t0 = time.perf_counter()
     models["KDE"] = (peers.fit_kde(Xtr, Xval, args.n_grid), time.perf_counter() - t0)
@@ -150,12 +157,14 @@ def main(argv=None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--datasets", default=None)
     parser.add_argument("--logdet", default="0.1", help="comma-separated logdet_weight values ('' for none)")
+    parser.add_argument("--ours", default="", help="';'-separated extra settings of ours, as 'k=v,k=v'")
     parser.add_argument("--n-grid", type=int, default=None, help="tuning configurations per peer (4; 3 quick)")
     parser.add_argument("--grid", type=int, default=None, help="integration grid side (100; 60 quick)")
     parser.add_argument("--max-score", type=int, default=None, help="test rows scored (1000; 300 quick)")
     parser.add_argument("--threads", type=int, default=None)
     args = parser.parse_args(argv)
     args.logdet = [float(v) for v in args.logdet.split(",") if v]
+    args.ours = [v for v in args.ours.split(";") if v]
     args.n_grid = args.n_grid or (3 if args.quick else 4)
     args.grid = args.grid or (60 if args.quick else 100)
     args.max_score = args.max_score or (300 if args.quick else 1000)

@@ -19,6 +19,7 @@ earlier run (columns dataset, seed, setting or solver and n_steps, test_ll, labe
 from __future__ import annotations
 
 import argparse
+import ast
 import csv
 import shlex
 import sys
@@ -37,14 +38,17 @@ SETTINGS = "dpmpp_2m/20;dpmpp_3m/21;dpmpp_3m/16;dpmpp_3m/11"
 
 
 def parse_setting(text: str) -> dict:
-    """``"dpmpp_3m/11"`` or ``"n_iter_no_change=30,max_iter=400"`` as estimator parameters."""
+    """``"dpmpp_3m/11"`` or ``"n_iter_no_change=30,whiten=False"`` as estimator parameters."""
     if "/" in text:
         solver, steps = text.split("/")
         return {"solver": solver, "n_steps": int(steps)}
     params = {}
     for pair in text.split(","):
         key, value = pair.split("=")
-        params[key] = int(value) if value.lstrip("-").isdigit() else float(value)
+        try:  # numbers, booleans and None; anything else is a string
+            params[key] = ast.literal_eval(value)
+        except (ValueError, SyntaxError):
+            params[key] = value
     return params
 
 

@@ -53,9 +53,17 @@ def _resolve_device(device) -> torch.device:
 AUTO_BANDWIDTH_ROWS = 2000
 #: Extra bandwidths of the ``auto`` grid, where the variance-corrected teacher nears a Gaussian.
 WIDE_BANDWIDTHS = (2.5, 5.0, 10.0)
+#: ``n_labels="auto"``: this many labels, fewer above ``LABEL_BUDGET / N`` training rows, never
+#: fewer than ``MIN_AUTO_LABELS``. Labelling costs n_labels x N per score evaluation.
+MAX_AUTO_LABELS, MIN_AUTO_LABELS, LABEL_BUDGET = 30_000, 10_000, 3e9
 #: Eigenvalues of the correlation matrix are floored at this fraction of the largest before
 #: whitening, so that collinear columns (one-hot codes, sums) give finite coordinates.
 WHITEN_FLOOR = 1e-6
+
+
+def _auto_labels(n: int) -> int:
+    """``n_labels="auto"`` for n training rows."""
+    return int(np.clip(LABEL_BUDGET / n, MIN_AUTO_LABELS, MAX_AUTO_LABELS))
 
 
 def _resolve_bandwidth(bandwidth, Xs: np.ndarray) -> float:
@@ -188,8 +196,15 @@ class DiffusionSupervisedGenerator(DensityMixin, BaseEstimator):
         decides by cross-validation, with the bandwidth. On the held-out split of 10,000
         rows (``benchmarks/density.py``), whitening and the correction chosen this way
         changed the teacher's log-likelihood by ... (see the density page).
-    n_labels : int, default=10000
-        Number of (z, x) pairs produced by the ODE and used to train the generator.
+    n_labels : int or "auto", default="auto"
+        Number of (z, x) pairs produced by the ODE and used to train the generator. The
+        generator's fit of the ODE map, and so its density, is limited by the labels
+        before the network: ``auto`` takes 30,000, or :math:`3 \cdot 10^9 / N` for
+        :math:`N` training rows when that is fewer, and never fewer than 10,000 (so
+        from 300,000 rows on, labelling costs what it did with 10,000 labels). On 10,000
+        rows, seed 0, 30,000 labels instead of 10,000 raised the held-out log-likelihood
+        by LABELGAINS for FITTIMES times the fit time
+        (``benchmarks/solver_defaults.py --page label_count``).
     solver : {"dpmpp_3m", "dpmpp_2m", "ddim", "heun", "euler"}, default="dpmpp_3m"
         ODE solver. ``euler`` on a uniform time grid is the paper's; the others step on a
         grid uniform in :math:`\log(b/a)`. ``dpmpp_3m`` (third order) takes the first
@@ -204,7 +219,8 @@ class DiffusionSupervisedGenerator(DensityMixin, BaseEstimator):
         Solver steps per label (``heun`` makes two score calls per step, ``dpmpp_3m`` none
         for its first step: the default makes 10 score evaluations per label, half as many
         as the previous default, ``dpmpp_2m`` with 20 steps). Held-out mean log-likelihood,
-        other parameters at their defaults, fitted on the standardised training split of
+        other parameters at the defaults of the time (10,000 labels, a KDE teacher), fitted
+        on the standardised training split of
         ``datasets.load_split(name, n_samples=4000, random_state=0)`` and scored on its 400
         test rows: over moons, 8gaussians, checkerboard, rings and gaussian5 and seeds
         (``random_state``) 0 to 3, ``dpmpp_3m`` with 11 steps scored 0.008 nats (standard
@@ -231,7 +247,7 @@ class DiffusionSupervisedGenerator(DensityMixin, BaseEstimator):
         measurements (validation error 2.8e-4 against 7.5e-4 for tanh and 3.1e-3 for silu
         on two moons), and its piecewise-linear map keeps the inversion exact.
     batch_size : int or "auto", default="auto"
-        Mini-batch size of the regression; ``auto`` is ``min(256, n_labels)``.
+        Mini-batch size of the regression; ``auto`` is ``min(256, n_labels_)``.
     learning_rate_init : float, default=1e-3
         Initial Adam step size; it decays along a cosine over ``max_iter`` epochs.
     max_iter : int, default=400
@@ -262,10 +278,11 @@ class DiffusionSupervisedGenerator(DensityMixin, BaseEstimator):
         the density of :meth:`sample`, not only its samples, follows the teacher. The
         targets assume the exact score: with ``score_batch_size`` they are those of the
         full-data teacher. 0 trains on values only. In ``benchmarks/density.py`` (10,000
-        rows, other parameters at their defaults) a weight of 0.1 changed the held-out
-        log-likelihood by +0.005 nats on 8gaussians, +0.002 on two moons, -0.002 and -0.02
-        on 5-D and 20-D Gaussians and -0.024 on checkerboard, for 1.7 to 10 times the fit
-        time; a weight of 1 wrecked the value fit. 0 stays the default.
+        rows, other parameters at the defaults of the time: 10,000 labels, a KDE teacher) a
+        weight of 0.1 changed the held-out log-likelihood by +0.005 nats on 8gaussians,
+        +0.002 on two moons, -0.002 and -0.02 on 5-D and 20-D Gaussians and -0.024 on
+        checkerboard, for 1.7 to 10 times the fit time; a weight of 1 wrecked the value
+        fit. 0 stays the default.
     working_memory : int or None, default=None
         MiB for the (labels x data) score blocks and other chunked work; None takes
         ``sklearn.get_config()["working_memory"]``.
@@ -298,6 +315,8 @@ class DiffusionSupervisedGenerator(DensityMixin, BaseEstimator):
         The factor c of the variance correction (1 without it).
     t_end_ : float
         Time at which labelling stops.
+    n_labels_ : int
+        The number of labels used.
     noise_ : float
         Sampling noise s, in the model's units (standardised, then whitened): 0.1 c h.
     device_ : torch.device
@@ -360,7 +379,7 @@ class DiffusionSupervisedGenerator(DensityMixin, BaseEstimator):
         "bandwidth": [Interval(Real, 0, 10, closed="right"), StrOptions({"auto", "scott", "silverman"})],
         "whiten": ["boolean", StrOptions({"auto"})],
         "variance_correction": ["boolean", StrOptions({"auto"})],
-        "n_labels": [Interval(Integral, 2, None, closed="left")],
+        "n_labels": [Interval(Integral, 2, None, closed="left"), StrOptions({"auto"})],
         "solver": [StrOptions(set(SOLVERS))],
         "n_steps": [Interval(Integral, 1, None, closed="left")],
         "schedule": [StrOptions(set(SCHEDULES))],
@@ -388,7 +407,7 @@ class DiffusionSupervisedGenerator(DensityMixin, BaseEstimator):
         *,
         whiten="auto",
         variance_correction="auto",
-        n_labels=10000,
+        n_labels="auto",
         solver="dpmpp_3m",
         n_steps=11,
         schedule="paper",
@@ -515,6 +534,7 @@ class DiffusionSupervisedGenerator(DensityMixin, BaseEstimator):
         ):
             raise ValueError(f"solver={self.solver!r} with schedule={self.schedule!r} needs n_steps >= 2")
         self.t_end_ = sched.t_from_ratio(self.bandwidth_)
+        self.n_labels_ = self.n_labels if self.n_labels != "auto" else _auto_labels(n)
         c = self.variance_scale_
         self.noise_ = NOISE_FRACTION * c * self.bandwidth_
         ts = time_grid(sched, self.t_end_, self.n_steps, SOLVERS[self.solver].spacing)
@@ -526,14 +546,14 @@ class DiffusionSupervisedGenerator(DensityMixin, BaseEstimator):
         # and so its kernel centres, by c, in the same coordinates
         x = torch.as_tensor(Xs @ self.whitening_.T, dtype=torch.float64).to(self.device_)
         z, labels = make_labels(
-            x, self.n_labels, sched, ts, solver=self.solver, generator=gens[0],
+            x, self.n_labels_, sched, ts, solver=self.solver, generator=gens[0],
             score_batch_size=self.score_batch_size, budget_bytes=budget, verbose=verbose,
         )
         x, labels = c * x, c * labels
         t_label = time.perf_counter() - t0
 
         train_kw = dict(
-            batch_size=min(256, self.n_labels) if self.batch_size == "auto" else self.batch_size,
+            batch_size=min(256, self.n_labels_) if self.batch_size == "auto" else self.batch_size,
             learning_rate_init=self.learning_rate_init,
             max_iter=self.max_iter,
             early_stopping=self.early_stopping,

@@ -415,3 +415,14 @@ def test_logdet_weight_fits_the_jacobian_to_the_teacher(gauss_data):
     ld = DSG(bandwidth=0.2, random_state=0, logdet_weight=0.1, **FAST).fit(Xtr)
     assert ld.score(Xte) == pytest.approx(law.logpdf(Xte).mean(), abs=0.15)
     assert not np.allclose(plain.sample(5, random_state=0), ld.sample(5, random_state=0))
+
+
+def test_auto_labels_follow_the_budget(rng):
+    from sklearn_diffgen._estimator import _auto_labels
+
+    assert [_auto_labels(n) for n in (500, 10**5, 2 * 10**5, 10**6)] == [30000, 30000, 15000, 10000]
+    X = rng.normal(size=(200, 2))
+    with pytest.warns(ConvergenceWarning):
+        est = DSG(random_state=0, **{**FAST, "n_labels": "auto", "max_iter": 1}).fit(X)
+    assert est.n_labels_ == 30000
+    assert DSG(random_state=0, **FAST).fit(X).n_labels_ == FAST["n_labels"]

@@ -144,3 +144,17 @@ def test_variance_corrected_teacher_tends_to_the_gaussian_fit():
     errs = [float((teacher_log_density(pts, variance_scale(h) * x, variance_scale(h) * h) - want).abs().max())
             for h in (2.0, 10.0, 50.0)]
     assert errs[2] < 2e-3 and errs[1] < 0.05 and errs[0] > 5 * errs[1]
+
+
+def test_variance_corrected_logdet_targets_add_d_log_c():
+    # the corrected map is c T: its log-determinant is that of T plus d log c, and the
+    # closed form with centres c x_n and bandwidth c h must say so
+    g = torch.Generator().manual_seed(0)
+    data = torch.randn(200, 3, generator=g, dtype=torch.float64)
+    z = torch.randn(30, 3, generator=g, dtype=torch.float64)
+    labels = data[:30] + 0.4 * torch.randn(30, 3, generator=g, dtype=torch.float64)
+    h = 0.4
+    c = variance_scale(h)
+    plain = logdet_targets(z, labels, data, h)
+    corrected = logdet_targets(z, c * labels, c * data, c * h)
+    torch.testing.assert_close(corrected, plain + 3 * math.log(c))

@@ -37,7 +37,7 @@ from sklearn.neighbors import KernelDensity
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from sklearn_diffgen import DiffusionSupervisedGenerator
+from sklearn_diffgen import DiffusionSupervisedGenerator, InversionWarning
 from sklearn_diffgen.datasets import make_toy
 
 X = make_toy("moons", 600, random_state=0)
@@ -54,7 +54,7 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore", ConvergenceWarning)  # 30 epochs: see above
     # score_samples warns when a few of a fold's rows do not converge in the inversion
     # (their values stay finite); small networks make it more frequent.
-    warnings.filterwarnings("ignore", message="the inversion of", category=UserWarning)
+    warnings.simplefilter("ignore", InversionWarning)
     search.fit(X)
 print("best bandwidth:", search.best_params_["bandwidth"])
 print("mean held-out log-likelihood per bandwidth:",

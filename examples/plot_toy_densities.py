@@ -76,7 +76,7 @@ fig.tight_layout()
 # teacher, the kernel density estimate the labels follow
 # (``score_samples(X, method="teacher")``). The gap between teacher and model is what the
 # distillation into one network loses; it shrinks with more labels and epochs. A
-# :class:`UserWarning` counts the rows whose inversion did not converge: their values are
+# :class:`~sklearn_diffgen.InversionWarning` counts the rows whose inversion did not converge: their values are
 # still finite (Laplace values at the last iterate) but less accurate.
 for name, exact in toys.items():
     X_test = make_toy(name, 500, random_state=42)

@@ -29,14 +29,16 @@ in effect, so the result of a row does not depend on the other rows of the batch
 
 from __future__ import annotations
 
+import copy
 import math
+import warnings
 from dataclasses import dataclass
 
 import torch
 from torch import Tensor
 from torch.func import jacfwd, vmap
 
-__all__ = ["log_density", "DensityResult", "jacobian"]
+__all__ = ["log_density", "generator_log_density", "DensityResult", "InversionWarning", "jacobian"]
 
 
 @dataclass
@@ -179,3 +181,55 @@ def log_density(
     logp = -e / s2 - 0.5 * logdet - 0.5 * d * math.log(2.0 * math.pi)
     resid = r.norm(dim=1) / math.sqrt(s2)
     return DensityResult(logp, z, converged, resid, it)
+
+
+class InversionWarning(UserWarning):
+    """Some rows' inversion did not converge: their log-densities are Laplace values at the last iterate.
+
+    Attributes
+    ----------
+    n_failed, n_rows : int
+        Rows whose Levenberg-Marquardt iteration did not converge, and rows scored.
+    """
+
+    def __init__(self, n_failed: int, n_rows: int):
+        self.n_failed, self.n_rows = int(n_failed), int(n_rows)
+        super().__init__(
+            f"the inversion of {self.n_failed} of {self.n_rows} rows did not converge "
+            f"({100 * (1 - self.n_failed / self.n_rows):.1f}% converged); their log-densities are "
+            "Laplace values at the last iterate."
+        )
+
+    def __reduce__(self):
+        return type(self), (self.n_failed, self.n_rows)
+
+
+@torch.no_grad()
+def generator_log_density(F, G, u: Tensor, *, noise: float, rows: int) -> Tensor:
+    r""":func:`log_density` of the generator F at the rows of u, from the inverse network's guesses G(u).
+
+    Both networks run in float64 on their own device, in chunks of ``rows`` rows; every row
+    is scored as it would be alone. An :class:`InversionWarning` reports the rows whose
+    inversion did not converge.
+
+    Returns
+    -------
+    Tensor of shape (m,), float64, on the CPU
+
+    Examples
+    --------
+    >>> F, G = torch.nn.Linear(2, 2), torch.nn.Identity()
+    >>> generator_log_density(F, G, torch.zeros(3, 2), noise=0.1, rows=2).shape
+    torch.Size([3])
+    """
+    F, G = copy.deepcopy(F).double(), copy.deepcopy(G).double()
+    device = next(iter(F.parameters()), u).device
+    out, n_failed = [], 0
+    for i in range(0, u.shape[0], max(1, rows)):
+        x = u[i : i + rows].to(device, torch.float64)
+        res = log_density(F, x, G(x), noise=noise)
+        out.append(res.log_density.cpu())
+        n_failed += int((~res.converged).sum())
+    if n_failed:
+        warnings.warn(InversionWarning(n_failed, u.shape[0]), stacklevel=3)
+    return torch.cat(out) if out else torch.empty(0, dtype=torch.float64)

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import inspect
-
 import torch
 from torch import Tensor
 from tqdm.auto import tqdm
 
 from .schedules import LinearSchedule
-from .score import TruncatedDenoiser, Workspace, choose_precision, chunk_rows, denoise, minibatch
-from .solvers import SOLVERS, gaussian_start as _gaussian_start
+from .score import choose_precision, chunk_rows
+from .solvers import solve
+from .teacher import Teacher
 
 __all__ = ["make_labels", "LABELS_PER_MINIBATCH"]
 
@@ -20,27 +19,25 @@ LABELS_PER_MINIBATCH = 1024
 
 
 def make_labels(
-    x: Tensor,
+    teacher: Teacher,
     n_labels: int,
     schedule: LinearSchedule,
-    ts: Tensor,
+    n_steps: int,
     *,
-    solver: str = "dpmpp_2m",
+    solver: str = "dpmpp_3m",
     generator: torch.Generator,
     score_batch_size: int | None = None,
     budget_bytes: int = 256 * 2**20,
     precision: str = "auto",
     verbose: bool = False,
-    topk: int | None = None,
-    topk_tol: float = 1e-6,
-    stats: dict | None = None,
-    gaussian_start: bool | None = None,
 ) -> tuple[Tensor, Tensor]:
-    r"""Draw :math:`z \sim N(0, I)` and solve the probability-flow ODE from t = 1 to ``ts[-1]``.
+    r"""Draw :math:`z \sim N(0, I)` and carry each by the probability-flow ODE to a label of the teacher.
 
-    Each label is :math:`x = z_{t_{\mathrm{end}}} / a(t_{\mathrm{end}})`. With the exact score
-    the labels are distributed as the data smoothed by a Gaussian of width
-    :math:`h = b(t_{\mathrm{end}}) / a(t_{\mathrm{end}})`, and :math:`z \mapsto x` is the
+    The ODE runs on the teacher's data from t = 1 to :math:`t_{\mathrm{end}}`, where
+    :math:`b/a` equals the teacher's bandwidth h (:func:`~sklearn_diffgen.solvers.solve`, on
+    the solver's own grid). Each label is :math:`x = c\, z_{t_{\mathrm{end}}} / a(t_{\mathrm{end}})`
+    with the teacher's scale c. With the exact score the labels follow the teacher
+    (:class:`~sklearn_diffgen.teacher.Teacher`), and :math:`z \mapsto x` is the
     deterministic ODE map, which the generator then learns by regression.
 
     Labels are integrated in chunks sized so that each (chunk x data) block fits
@@ -51,21 +48,20 @@ def make_labels(
     The cost is :math:`O(n_{\mathrm{labels}}\, N\, d)` per evaluation. For large N,
     ``score_batch_size`` = m cuts it by N / m: a block's labels then follow the data of its
     mini-batch smoothed by h, and since every data point is in a block's mini-batch with
-    probability m / N, a label's law, averaged over the mini-batch draw, is still the whole
-    data smoothed by h. Labels of one block are correlated through their shared mini-batch,
-    and each block sees only m points, so pick h for m rows rather than N (a bandwidth for
-    N rows leaves the labels clustered around the m points).
+    probability m / N, a label's law, averaged over the mini-batch draw, is still the
+    teacher. Labels of one block are correlated through their shared mini-batch, and each
+    block sees only m points, so pick h for m rows rather than N.
 
     Parameters
     ----------
-    x : Tensor of shape (N, d)
-        Standardised data, on the device the work should run on.
+    teacher : Teacher
+        The data (on the device the work should run on), bandwidth and scale.
     n_labels : int
         Number of (z, x) pairs.
     schedule : LinearSchedule
         Noise schedule.
-    ts : Tensor
-        Decreasing time grid from 1 to t_end (see :func:`~sklearn_diffgen.schedules.time_grid`).
+    n_steps : int
+        Intervals of the solver's time grid.
     solver : str
         A key of :data:`~sklearn_diffgen.solvers.SOLVERS`.
     generator : torch.Generator
@@ -82,100 +78,49 @@ def make_labels(
         state itself is kept in float64.
     verbose : bool
         Show a progress bar over chunks and steps.
-    topk : int or None
-        Nearest-neighbour truncation: each chunk of trajectories is scored by a
-        :class:`~sklearn_diffgen.score.TruncatedDenoiser` that keeps ``topk`` candidates per
-        label and drops at most ``topk_tol`` of the weight mass per evaluation (rows where
-        that cannot be guaranteed are scored exactly). None (the default) is the exact
-        denoiser, or the Monte Carlo one with ``score_batch_size``.
-    topk_tol : float
-        Tolerance on the dropped weight mass for ``topk``; each evaluation is then within
-        :math:`2\,\mathrm{topk\_tol} \max_n |x_n|` of the untruncated one.
-    stats : dict or None
-        When given, filled with the truncation's row counts (``rows``, ``cached``, ``topk``,
-        ``exact``; see :class:`~sklearn_diffgen.score.TruncatedDenoiser`) and the number of
-        denoiser ``evaluations`` per label.
-    gaussian_start : bool or None
-        Take the first interval of ``ts`` by :func:`~sklearn_diffgen.solvers.gaussian_start`
-        with the mean and covariance of the data (of each mini-batch), at no denoiser cost,
-        and hand the solver its Gaussian history. None follows the solver's registry entry
-        (True for ``dpmpp_3m``, whose ``logsnr_end`` grid starts at
-        :math:`b/a = 10`; False for the others).
 
     Returns
     -------
     z : Tensor of shape (n_labels, d), float64
-        Gaussian inputs, on ``x.device``.
+        Gaussian inputs, on the teacher's device.
     labels : Tensor of shape (n_labels, d), float64
-        ODE outputs in data units, on ``x.device``.
+        ODE outputs in the teacher's coordinates, on its device.
 
     Examples
     --------
-    >>> from sklearn_diffgen.schedules import SCHEDULES, time_grid
-    >>> s = SCHEDULES["paper"]
+    >>> from sklearn_diffgen.schedules import SCHEDULES
     >>> x = torch.randn(50, 2, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
-    >>> z, lab = make_labels(x, 8, s, time_grid(s, 0.01, 10), generator=torch.Generator().manual_seed(1))
+    >>> z, lab = make_labels(Teacher(x, 0.1), 8, SCHEDULES["paper"], 10,
+    ...                      generator=torch.Generator().manual_seed(1))
     >>> z.shape, lab.shape
     (torch.Size([8, 2]), torch.Size([8, 2]))
     """
-    step = SOLVERS[solver].fn
-    if gaussian_start is None:
-        gaussian_start = SOLVERS[solver].gaussian_start
-    takes_history = "history" in inspect.signature(step).parameters
-    n_data = x.shape[0] if score_batch_size is None else min(score_batch_size, x.shape[0])
+    kernel = teacher.kernel(budget_bytes)
+    n, d = teacher.data.shape
+    t_end = schedule.t_from_ratio(teacher.bandwidth)
+    n_data = n if score_batch_size is None else min(score_batch_size, n)
     rows = chunk_rows(n_data, budget_bytes, itemsize=8)
-    n_steps = len(ts) - 1
-    z0 = torch.randn(n_labels, x.shape[1], generator=generator, dtype=torch.float64)
-    z0 = z0.to(x.device)
+    z0 = torch.randn(n_labels, d, generator=generator, dtype=torch.float64).to(teacher.data.device)
     labels = torch.empty_like(z0)
-    a_end = schedule.alpha(float(ts[-1]))
-    x_max = float(x.norm(dim=1).max())
+    a_end = schedule.alpha(t_end)
+    x_max = kernel.x_max
     z_max = float(z0.norm(dim=1).max()) if n_labels else 0.0
     block = max(1, n_labels) if score_batch_size is None else LABELS_PER_MINIBATCH
-    workspace = Workspace()  # one (labels x data) block for every chunk and step
     with tqdm(total=n_labels * n_steps, disable=not verbose, desc="labelling", unit="step") as bar:
         for j in range(0, n_labels, block):
-            xb = minibatch(x, score_batch_size, generator)
-            xb64 = xb.to(torch.float64)
-            sq = (xb64 * xb64).sum(dim=1)  # float64, as the logits' error bound assumes
-            if gaussian_start:
-                moments = (xb64.mean(dim=0), torch.cov(xb64.T, correction=0).reshape(x.shape[1], -1))
+            kb = kernel.minibatch(score_batch_size, generator)
+            moments = kb.moments()
 
-            end = min(j + block, n_labels)
-            if topk is not None:
-                sigma_first = TruncatedDenoiser.first_sigma(xb, topk, topk_tol, x_sqnorm=sq,
-                                                            budget_bytes=budget_bytes)
-            for i in range(j, end, rows):
-                k = min(i + rows, end)
-                trunc = None
-                if topk is not None:  # its neighbour cache follows this chunk's trajectories
-                    trunc = TruncatedDenoiser(xb, topk, topk_tol, x_sqnorm=sq, budget_bytes=budget_bytes,
-                                              workspace=workspace, sigma_first=sigma_first)
+            def denoiser(z, t, kb=kb):
+                a, b = schedule.alpha(t), schedule.sigma(t)
+                prec = precision
+                if prec == "auto":
+                    prec = choose_precision(a, b, a * x_max + b * z_max, x_max, d)
+                return kb.denoise(z, a, b, prec)
 
-                calls = [0]
-
-                def denoiser(z, t, xb=xb, sq=sq, trunc=trunc, calls=calls):
-                    calls[0] += 1
-                    a, b = schedule.alpha(t), schedule.sigma(t)
-                    prec = precision
-                    if prec == "auto":
-                        prec = choose_precision(a, b, a * x_max + b * z_max, x_max, x.shape[1])
-                    if trunc is not None:
-                        return trunc(z, a, b, prec)
-                    return denoise(z, xb, a, b, x_sqnorm=sq, budget_bytes=budget_bytes, precision=prec,
-                                   workspace=workspace)
-
-                progress = lambda *_, n=k - i: bar.update(n)  # noqa: E731
-                if gaussian_start:
-                    zi, history = _gaussian_start(z0[i:k], *moments, schedule, ts)
-                    progress()
-                    kw = {"history": history} if takes_history else {}
-                    zi = step(denoiser, zi, ts[1:], schedule, callback=progress, **kw)
-                else:
-                    zi = step(denoiser, z0[i:k], ts, schedule, callback=progress)
+            for i in range(j, min(j + block, n_labels), rows):
+                k = min(i + rows, j + block, n_labels)
+                zi = solve(solver, denoiser, z0[i:k], schedule, t_end, n_steps, moments=moments,
+                           callback=lambda *_, n=k - i: bar.update(n))
                 labels[i:k] = zi / a_end
-                if stats is not None:
-                    stats["evaluations"] = calls[0]
-                    for key, v in (trunc.stats.items() if trunc is not None else ()):
-                        stats[key] = stats.get(key, 0) + v
-    return z0, labels
+    return z0, teacher.scale * labels

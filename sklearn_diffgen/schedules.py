@@ -102,7 +102,8 @@ class LinearSchedule:
         """
         r = float(r)
         if not math.isfinite(r) or r < self.min_ratio:
-            raise ValueError(f"ratio must be finite and >= {self.min_ratio:g}, got {r!r}")
+            raise ValueError(f"ratio (bandwidth) {r!r} must be finite and >= {self.min_ratio:g}, the "
+                             "smallest that this schedule reaches")
         c, s0, q = 1.0 - self.a_end, self.b0_sq, r * r
         # q c^2 t^2 - (2 q c + 1 - s0) t + (q - s0) = 0; the smaller root is the one in [0, 1]
         A, B, C = q * c * c, 2.0 * q * c + 1.0 - s0, q - s0

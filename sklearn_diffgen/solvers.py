@@ -1,4 +1,4 @@
-r"""Solvers of the probability-flow ODE in denoiser form, held in a registry by name.
+r"""Solvers of the probability-flow ODE in denoiser form: one step signature, a registry, one driver.
 
 For :math:`z_t = a(t)\,x + b(t)\,\epsilon` the probability-flow ODE, written with the
 denoiser :math:`D(z, t) = E[x \mid z_t = z]` (so that the score is :math:`(a D - z)/b^2`), is
@@ -11,9 +11,12 @@ This form has no singularity where :math:`a(t) = 0`. In the variables :math:`y =
 :math:`\sigma = b / a` it is :math:`dy/d\sigma = (y - D)/\sigma`, linear in y, which the
 exponential integrators below solve exactly for frozen D.
 
-Every solver has the signature ``solver(denoiser, z, ts, schedule, callback=None)``:
-``denoiser(z, t)`` returns D, ``ts`` is a decreasing grid from :func:`~sklearn_diffgen.schedules.time_grid`,
-and ``callback(i, t, z)`` is called after each step. It returns z at ``ts[-1]``.
+Every solver is a step with the signature ``step(denoiser, z, t, t_next, schedule, history)``:
+``denoiser(z, t)`` returns D, and ``history`` is a list of ``(D, lambda)`` pairs at earlier
+finite log-SNRs :math:`\lambda = \log(a/b)` of the same trajectories, which multistep solvers
+read and extend (the others leave it alone). :data:`SOLVERS` registers each step with its
+grid, its denoiser calls per step and its order; :func:`integrate` runs a step over a grid,
+and :func:`solve` builds the grid and takes the Gaussian start.
 
 :func:`gaussian_flow` is the exact map for Gaussian data. At large b/a every distribution
 diffuses towards the Gaussian with its mean and covariance, so a solver registered with
@@ -30,21 +33,13 @@ from typing import Callable, NamedTuple
 import torch
 from torch import Tensor
 
-from .schedules import LinearSchedule
+from .schedules import LinearSchedule, time_grid
 
-__all__ = [
-    "euler",
-    "heun",
-    "ddim",
-    "dpmpp_2m",
-    "dpmpp_3m",
-    "gaussian_flow",
-    "gaussian_start",
-    "SOLVERS",
-    "Solver",
-]
+__all__ = ["euler", "heun", "ddim", "dpmpp_2m", "dpmpp_3m", "gaussian_flow", "gaussian_start",
+           "integrate", "solve", "SOLVERS", "Solver"]
 
 Denoiser = Callable[[Tensor, float], Tensor]
+History = list  # of (D, lambda) pairs, oldest first
 
 
 def _velocity(denoiser: Denoiser, z: Tensor, t: float, s: LinearSchedule) -> Tensor:
@@ -52,59 +47,64 @@ def _velocity(denoiser: Denoiser, z: Tensor, t: float, s: LinearSchedule) -> Ten
     return s.d_alpha(t) * d + s.d_log_sigma(t) * (z - s.alpha(t) * d)
 
 
-def euler(denoiser: Denoiser, z: Tensor, ts: Tensor, schedule: LinearSchedule, callback=None):
+def _log_snr(s: LinearSchedule, t: float) -> float:
+    a = s.alpha(t)
+    return math.log(a / s.sigma(t)) if a > 0 else -math.inf
+
+
+def _ddim_update(z: Tensor, d: Tensor, s: LinearSchedule, t: float, t_next: float) -> Tensor:
+    return s.alpha(t_next) * d + (s.sigma(t_next) / s.sigma(t)) * (z - s.alpha(t) * d)
+
+
+def _record(history: History, d: Tensor, lam: float, keep: int) -> None:
+    """Append (D, lambda) and keep the last ``keep``; an infinite lambda clears the history."""
+    if math.isfinite(lam):
+        history.append((d, lam))
+        del history[:-keep]
+    else:
+        history.clear()
+
+
+# ------------------------------------------------------------------------------ steps
+def euler(denoiser: Denoiser, z: Tensor, t: float, t_next: float, schedule: LinearSchedule,
+          history: History) -> Tensor:
     r"""Explicit Euler in t, the paper's solver: :math:`z \leftarrow z + (t_{i+1} - t_i)\, v(z, t_i)`.
 
     First order; one denoiser call per step.
 
     Examples
     --------
-    >>> import torch
     >>> from sklearn_diffgen.schedules import SCHEDULES, time_grid
     >>> s = SCHEDULES["paper"]
-    >>> ts = time_grid(s, 0.01, 500, "uniform")
-    >>> z = euler(lambda z, t: torch.zeros_like(z), torch.ones(1, 1, dtype=torch.float64), ts, s)
+    >>> z = integrate("euler", lambda z, t: torch.zeros_like(z), torch.ones(1, 1, dtype=torch.float64),
+    ...               time_grid(s, 0.01, 500, "uniform"), s)
     >>> round(float(z), 2)  # D = 0: exact map z -> b(t_end) z = 0.1
     0.1
     """
-    t = ts.tolist()
-    for i in range(len(t) - 1):
-        z = z + (t[i + 1] - t[i]) * _velocity(denoiser, z, t[i], schedule)
-        if callback is not None:
-            callback(i, t[i + 1], z)
-    return z
+    return z + (t_next - t) * _velocity(denoiser, z, t, schedule)
 
 
-def heun(denoiser: Denoiser, z: Tensor, ts: Tensor, schedule: LinearSchedule, callback=None):
+def heun(denoiser: Denoiser, z: Tensor, t: float, t_next: float, schedule: LinearSchedule,
+         history: History) -> Tensor:
     """Heun's method (explicit trapezoid) in t: second order, two denoiser calls per step.
 
     Examples
     --------
-    >>> import torch
     >>> from sklearn_diffgen.schedules import SCHEDULES, time_grid
     >>> s = SCHEDULES["paper"]
-    >>> z = heun(lambda z, t: torch.zeros_like(z), torch.ones(1, 1, dtype=torch.float64),
-    ...          time_grid(s, 0.01, 50), s)
+    >>> z = integrate("heun", lambda z, t: torch.zeros_like(z), torch.ones(1, 1, dtype=torch.float64),
+    ...               time_grid(s, 0.01, 50), s)
     >>> round(float(z), 4)  # D = 0: exact map z -> b(t_end) z = 0.1
     0.1
     """
-    t = ts.tolist()
-    for i in range(len(t) - 1):
-        h = t[i + 1] - t[i]
-        v0 = _velocity(denoiser, z, t[i], schedule)
-        v1 = _velocity(denoiser, z + h * v0, t[i + 1], schedule)
-        z = z + 0.5 * h * (v0 + v1)
-        if callback is not None:
-            callback(i, t[i + 1], z)
-    return z
+    h = t_next - t
+    v0 = _velocity(denoiser, z, t, schedule)
+    v1 = _velocity(denoiser, z + h * v0, t_next, schedule)
+    return z + 0.5 * h * (v0 + v1)
 
 
-def _ddim_step(z: Tensor, d: Tensor, s: LinearSchedule, t: float, t_next: float) -> Tensor:
-    b, b_next = s.sigma(t), s.sigma(t_next)
-    return s.alpha(t_next) * d + (b_next / b) * (z - s.alpha(t) * d)
-
-
-def ddim(denoiser: Denoiser, z: Tensor, ts: Tensor, schedule: LinearSchedule, callback=None):
+def ddim(denoiser: Denoiser, z: Tensor, t: float, t_next: float, schedule: LinearSchedule,
+         history: History) -> Tensor:
     r"""First-order exponential integrator (DDIM): exact for a denoiser frozen over the step.
 
     .. math:: z_{i+1} = a_{i+1} D_i + \frac{b_{i+1}}{b_i}\,(z_i - a_i D_i).
@@ -116,29 +116,19 @@ def ddim(denoiser: Denoiser, z: Tensor, ts: Tensor, schedule: LinearSchedule, ca
 
     Examples
     --------
-    >>> import torch
     >>> from sklearn_diffgen.schedules import SCHEDULES, time_grid
     >>> s = SCHEDULES["paper"]
     >>> x0 = torch.tensor([[2.0]], dtype=torch.float64)  # one data point: D = x0, exact
-    >>> z = ddim(lambda z, t: x0.expand_as(z), torch.zeros(1, 1, dtype=torch.float64),
-    ...          time_grid(s, 0.01, 3), s)
+    >>> z = integrate("ddim", lambda z, t: x0.expand_as(z), torch.zeros(1, 1, dtype=torch.float64),
+    ...               time_grid(s, 0.01, 3), s)
     >>> round(float(z), 12)  # a(t_end) x0 = 0.99 * 2
     1.98
     """
-    t = ts.tolist()
-    for i in range(len(t) - 1):
-        z = _ddim_step(z, denoiser(z, t[i]), schedule, t[i], t[i + 1])
-        if callback is not None:
-            callback(i, t[i + 1], z)
-    return z
+    return _ddim_update(z, denoiser(z, t), schedule, t, t_next)
 
 
-def _log_snr(s: LinearSchedule, t: float) -> float:
-    a = s.alpha(t)
-    return math.log(a / s.sigma(t)) if a > 0 else -math.inf
-
-
-def dpmpp_2m(denoiser: Denoiser, z: Tensor, ts: Tensor, schedule: LinearSchedule, callback=None):
+def dpmpp_2m(denoiser: Denoiser, z: Tensor, t: float, t_next: float, schedule: LinearSchedule,
+             history: History) -> Tensor:
     r"""Second-order multistep exponential integrator in data-prediction form (DPM-Solver++(2M)).
 
     With :math:`\lambda = \log(a/b)` and :math:`h_i = \lambda_{i+1} - \lambda_i`,
@@ -148,7 +138,8 @@ def dpmpp_2m(denoiser: Denoiser, z: Tensor, ts: Tensor, schedule: LinearSchedule
         z_{i+1} = \frac{b_{i+1}}{b_i} z_i + a_{i+1} (1 - e^{-h_i})\,\hat D_i, \qquad
         \hat D_i = \Big(1 + \frac{h_i}{2 h_{i-1}}\Big) D_i - \frac{h_i}{2 h_{i-1}} D_{i-1},
 
-    one denoiser call per step; the first step (and any after an infinite :math:`h`) is DDIM.
+    one denoiser call per step; without a previous value (the first step, or after an
+    infinite :math:`\lambda`) the step is DDIM.
 
     References
     ----------
@@ -157,33 +148,25 @@ def dpmpp_2m(denoiser: Denoiser, z: Tensor, ts: Tensor, schedule: LinearSchedule
 
     Examples
     --------
-    >>> import torch
     >>> from sklearn_diffgen.schedules import SCHEDULES, time_grid
     >>> s = SCHEDULES["paper"]
-    >>> z = dpmpp_2m(lambda z, t: 0.5 * z, torch.ones(1, 1, dtype=torch.float64),
-    ...              time_grid(s, 0.01, 20), s)
-    >>> z.shape
+    >>> integrate("dpmpp_2m", lambda z, t: 0.5 * z, torch.ones(1, 1, dtype=torch.float64),
+    ...           time_grid(s, 0.01, 20), s).shape
     torch.Size([1, 1])
     """
-    t = ts.tolist()
-    d_prev, h_prev = None, math.inf
-    for i in range(len(t) - 1):
-        d = denoiser(z, t[i])
-        h = _log_snr(schedule, t[i + 1]) - _log_snr(schedule, t[i])
-        d_hat = d
-        if d_prev is not None and math.isfinite(h_prev):
-            c = h / (2.0 * h_prev)
-            d_hat = (1.0 + c) * d - c * d_prev
-        z = _ddim_step(z, d_hat, schedule, t[i], t[i + 1])
-        d_prev, h_prev = d, h
-        if callback is not None:
-            callback(i, t[i + 1], z)
-    return z
+    d = denoiser(z, t)
+    lam = _log_snr(schedule, t)
+    d_hat = d
+    if history and math.isfinite(lam):
+        d_prev, lam_prev = history[-1]
+        c = (_log_snr(schedule, t_next) - lam) / (2.0 * (lam - lam_prev))
+        d_hat = (1.0 + c) * d - c * d_prev
+    _record(history, d, lam, keep=1)
+    return _ddim_update(z, d_hat, schedule, t, t_next)
 
 
-def dpmpp_3m(
-    denoiser: Denoiser, z: Tensor, ts: Tensor, schedule: LinearSchedule, callback=None, history=None
-):
+def dpmpp_3m(denoiser: Denoiser, z: Tensor, t: float, t_next: float, schedule: LinearSchedule,
+             history: History) -> Tensor:
     r"""Third-order multistep exponential integrator in data-prediction form (DPM-Solver++(3M)).
 
     With :math:`\lambda = \log(a/b)`, :math:`h = \lambda_{i+1} - \lambda_i`, the step sizes
@@ -209,13 +192,10 @@ def dpmpp_3m(
     :math:`D''` by :math:`\varphi_3 / 2`; with it the observed order on the Gaussian problem
     falls to 2 (``tests/test_solvers.py``), with this weight it is 3.
 
-    One denoiser call per step. The first step (and any after an infinite :math:`h`) is DDIM
-    and the second is second order (:func:`dpmpp_2m`), while the history fills; a lower-order
-    start costs an :math:`O(h^2)` error unless ``history`` supplies earlier values, as
-    :func:`gaussian_start` does.
-
-    ``history``, optional, is a list of up to two ``(D, lambda)`` pairs at earlier log-SNRs
-    of the same trajectories, oldest first.
+    One denoiser call per step. While the history holds fewer than two earlier values the
+    step is DDIM, then second order (:func:`dpmpp_2m`); a lower-order start costs an
+    :math:`O(h^2)` error unless the history is filled beforehand, as :func:`gaussian_start`
+    does.
 
     References
     ----------
@@ -224,41 +204,32 @@ def dpmpp_3m(
 
     Examples
     --------
-    >>> import torch
     >>> from sklearn_diffgen.schedules import SCHEDULES, time_grid
     >>> s = SCHEDULES["paper"]
     >>> x0 = torch.tensor([[2.0]], dtype=torch.float64)  # one data point: D = x0, exact
-    >>> z = dpmpp_3m(lambda z, t: x0.expand_as(z), torch.zeros(1, 1, dtype=torch.float64),
-    ...              time_grid(s, 0.01, 6), s)
+    >>> z = integrate("dpmpp_3m", lambda z, t: x0.expand_as(z), torch.zeros(1, 1, dtype=torch.float64),
+    ...               time_grid(s, 0.01, 6), s)
     >>> round(float(z), 12)  # a(t_end) x0 = 0.99 * 2
     1.98
     """
-    t = ts.tolist()
-    hist: list[tuple[Tensor, float]] = list(history or [])[-2:]  # (D, lambda), finite lambdas
-    for i in range(len(t) - 1):
-        d = denoiser(z, t[i])
-        lam, lam_next = _log_snr(schedule, t[i]), _log_snr(schedule, t[i + 1])
-        h = lam_next - lam
-        hist = (hist + [(d, lam)])[-3:] if math.isfinite(lam) else []
-        if len(hist) < 2:
-            z = _ddim_step(z, d, schedule, t[i], t[i + 1])
-        else:
-            a_next = schedule.alpha(t[i + 1])
-            em = math.expm1(-h)  # e^{-h} - 1
-            z = (schedule.sigma(t[i + 1]) / schedule.sigma(t[i])) * z - a_next * em * d
-            r0 = (lam - hist[-2][1]) / h
-            delta0 = (d - hist[-2][0]) / r0
-            if len(hist) == 2:  # DPM-Solver++(2M), as dpmpp_2m
-                z = z - 0.5 * a_next * em * delta0
-            else:
-                r1 = (hist[-2][1] - hist[-3][1]) / h
-                delta1 = (hist[-2][0] - hist[-3][0]) / r1
-                d2 = (delta0 - delta1) / (r0 + r1)
-                d1 = delta0 + r0 * d2
-                z = z + a_next * (em / h + 1.0) * d1 + a_next * (1.0 - 2.0 * (em + h) / (h * h)) * d2
-        if callback is not None:
-            callback(i, t[i + 1], z)
-    return z
+    d = denoiser(z, t)
+    lam, lam_next = _log_snr(schedule, t), _log_snr(schedule, t_next)
+    h = lam_next - lam
+    _record(history, d, lam, keep=3)
+    if len(history) < 2:
+        return _ddim_update(z, d, schedule, t, t_next)
+    a_next = schedule.alpha(t_next)
+    em = math.expm1(-h)  # e^{-h} - 1
+    z = (schedule.sigma(t_next) / schedule.sigma(t)) * z - a_next * em * d
+    r0 = (lam - history[-2][1]) / h
+    delta0 = (d - history[-2][0]) / r0
+    if len(history) == 2:  # DPM-Solver++(2M), as dpmpp_2m
+        return z - 0.5 * a_next * em * delta0
+    r1 = (history[-2][1] - history[-3][1]) / h
+    delta1 = (history[-2][0] - history[-3][0]) / r1
+    d2 = (delta0 - delta1) / (r0 + r1)
+    d1 = delta0 + r0 * d2
+    return z + a_next * (em / h + 1.0) * d1 + a_next * (1.0 - 2.0 * (em + h) / (h * h)) * d2
 
 
 def gaussian_flow(
@@ -337,29 +308,81 @@ def gaussian_start(z: Tensor, x_mean: Tensor, x_cov: Tensor, schedule: LinearSch
 
 
 class Solver(NamedTuple):
-    """A registry entry: the stepping function, its default grid and denoiser calls per step.
+    """A registry entry: the step, its default grid, denoiser calls per step and its order.
 
-    ``gaussian_start`` says that the labeller takes the grid's first interval by
-    :func:`gaussian_start` on the data's mean and covariance instead of a solver step, and
-    passes the history it returns to ``fn``.
+    ``gaussian_start`` says that :func:`solve` takes the grid's first interval by
+    :func:`gaussian_start` on the data's moments instead of a step, and hands the history it
+    returns to the step. ``order`` is the convergence order observed on Gaussian data
+    (``tests/test_solvers.py``).
 
     Examples
     --------
-    >>> SOLVERS["dpmpp_2m"].spacing, SOLVERS["heun"].evals_per_step, SOLVERS["dpmpp_3m"].gaussian_start
-    ('logsnr', 2, True)
+    >>> SOLVERS["dpmpp_2m"].spacing, SOLVERS["heun"].evals_per_step, SOLVERS["dpmpp_3m"].order
+    ('logsnr', 2, 3)
     """
 
-    fn: Callable
+    step: Callable
     spacing: str
     evals_per_step: int
+    order: int
     gaussian_start: bool = False
 
 
 #: Solvers by name, for the estimator's ``solver`` parameter.
 SOLVERS: dict[str, Solver] = {
-    "euler": Solver(euler, "uniform", 1),
-    "heun": Solver(heun, "logsnr", 2),
-    "ddim": Solver(ddim, "logsnr", 1),
-    "dpmpp_2m": Solver(dpmpp_2m, "logsnr", 1),
-    "dpmpp_3m": Solver(dpmpp_3m, "logsnr_end", 1, gaussian_start=True),
+    "euler": Solver(euler, "uniform", 1, 1),
+    "heun": Solver(heun, "logsnr", 2, 2),
+    "ddim": Solver(ddim, "logsnr", 1, 1),
+    "dpmpp_2m": Solver(dpmpp_2m, "logsnr", 1, 2),
+    "dpmpp_3m": Solver(dpmpp_3m, "logsnr_end", 1, 3, gaussian_start=True),
 }
+
+
+def integrate(solver: str, denoiser: Denoiser, z: Tensor, ts: Tensor, schedule: LinearSchedule, *,
+              history: History | None = None, callback=None) -> Tensor:
+    """Run the registered step of ``solver`` over the decreasing grid ``ts``; z at ``ts[-1]``.
+
+    ``history`` seeds the multistep solvers (see the module docstring); ``callback(i, t, z)``
+    is called after each step.
+    """
+    step = SOLVERS[solver].step
+    history = list(history or [])
+    t = ts.tolist()
+    for i in range(len(t) - 1):
+        z = step(denoiser, z, t[i], t[i + 1], schedule, history)
+        if callback is not None:
+            callback(i, t[i + 1], z)
+    return z
+
+
+def solve(solver: str, denoiser: Denoiser, z: Tensor, schedule: LinearSchedule, t_end: float,
+          n_steps: int, *, moments: tuple[Tensor, Tensor] | None = None, callback=None) -> Tensor:
+    r"""Carry z from t = 1 to ``t_end`` in ``n_steps`` intervals of the solver's own grid.
+
+    A solver registered with ``gaussian_start`` takes the first interval by
+    :func:`gaussian_start` on ``moments`` (the data's mean and covariance), at no denoiser
+    cost, and its steps start from the Gaussian history; ``callback(i, t, z)`` is called
+    after that interval too.
+
+    Examples
+    --------
+    For Gaussian data the start is the exact flow, and one data point is a Gaussian of zero
+    covariance:
+
+    >>> from sklearn_diffgen.schedules import SCHEDULES
+    >>> s, x0 = SCHEDULES["paper"], torch.tensor([[2.0]], dtype=torch.float64)
+    >>> z = solve("dpmpp_3m", lambda z, t: x0.expand_as(z), torch.ones(1, 1, dtype=torch.float64), s,
+    ...           0.01, 5, moments=(x0[0], torch.zeros(1, 1, dtype=torch.float64)))
+    >>> round(float(z), 12)  # a(t_end) x0 + b(t_end) z = 1.98 + 0.1
+    2.08
+    """
+    ts = time_grid(schedule, t_end, n_steps, SOLVERS[solver].spacing)
+    history = None
+    if SOLVERS[solver].gaussian_start:
+        if moments is None:
+            raise ValueError(f"solver={solver!r} starts from the data's moments: pass moments")
+        z, history = gaussian_start(z, *moments, schedule, ts)
+        ts = ts[1:]
+        if callback is not None:
+            callback(-1, float(ts[0]), z)
+    return integrate(solver, denoiser, z, ts, schedule, history=history, callback=callback)

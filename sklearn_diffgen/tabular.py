@@ -28,23 +28,22 @@ from __future__ import annotations
 
 import inspect
 from dataclasses import dataclass
-from numbers import Integral
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 from scipy.special import logsumexp
-from sklearn.base import BaseEstimator, clone
+from sklearn.base import BaseEstimator, _fit_context, clone
 from sklearn.compose import ColumnTransformer
 from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder
-from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import HasMethods, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from ._estimator import DiffusionSupervisedGenerator
+from ._validation import SEED_MAX, check_n_samples, check_random_state_fresh, keep_state_on_error
 
 __all__ = ["TabularGenerator", "sample_counts"]
 
-_SEED_MAX = np.iinfo(np.int32).max
 #: A class must be generated with at least this acceptance rate by rejection before giving up.
 _MIN_ACCEPTANCE = 1e-4
 
@@ -63,6 +62,8 @@ class _Column:
 
 
 def _column_kind(name, s) -> str:
+    if pd.api.types.is_complex_dtype(s.dtype):
+        raise ValueError(f"Complex data not supported (column {name!r})")
     if pd.api.types.is_bool_dtype(s.dtype):
         return "categorical"
     if pd.api.types.is_integer_dtype(s.dtype):
@@ -327,6 +328,11 @@ class TabularGenerator(BaseEstimator):
         self.missing = missing
         self.random_state = random_state
 
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True  # missing values are modelled (see ``missing``)
+        return tags
+
     # --------------------------------------------------------------------- helpers
     def _frame(self, X, reset: bool):
         if isinstance(X, pd.DataFrame):
@@ -335,6 +341,9 @@ class TabularGenerator(BaseEstimator):
                 self.feature_names_in_ = np.asarray(X.columns, dtype=object)
                 self._array_input = False
         else:
+            if sp.issparse(X):
+                raise TypeError("sparse input is not supported by TabularGenerator: pass a dense array or "
+                                "a DataFrame (for example X.toarray())")
             arr = np.asarray(X)
             if arr.ndim != 2:
                 raise ValueError(f"X must be 2-D (a DataFrame or an array), got shape {arr.shape}")
@@ -366,7 +375,7 @@ class TabularGenerator(BaseEstimator):
     def _new_estimator(self, rng):
         est = clone(self.estimator if self.estimator is not None else DiffusionSupervisedGenerator())
         if "random_state" in est.get_params():
-            est.set_params(random_state=int(rng.randint(_SEED_MAX)))
+            est.set_params(random_state=int(rng.randint(SEED_MAX)))
         return est
 
     @staticmethod
@@ -381,8 +390,12 @@ class TabularGenerator(BaseEstimator):
         return np.eye(len(self.classes_))[codes]
 
     # ------------------------------------------------------------------------- fit
+    @_fit_context(prefer_skip_nested_validation=False)
+    @keep_state_on_error
     def fit(self, X, y=None):
         """Fit the encoding and the row generator(s).
+
+        A fit that raises, or is interrupted, leaves the estimator as it was.
 
         Parameters
         ----------
@@ -395,11 +408,10 @@ class TabularGenerator(BaseEstimator):
         -------
         self : TabularGenerator
         """
-        self._validate_params()
         df = self._frame(X, reset=True)
         if df.shape[0] < 2:
-            raise ValueError(f"X needs at least 2 rows, got {df.shape[0]}")
-        rng = check_random_state(self.random_state)
+            raise ValueError(f"X has n_samples={df.shape[0]}, but TabularGenerator needs at least 2 rows")
+        rng = check_random_state_fresh(self.random_state)
         self.columns_ = _describe(df)
         self.encoder_ = _make_encoder(self.columns_, self.categorical_encoding)
         self.encoder_.fit(_prepare(df, self.columns_, np.random.RandomState(0)))
@@ -439,12 +451,12 @@ class TabularGenerator(BaseEstimator):
 
     def _sample_encoded(self, codes: np.ndarray | None, n: int, rng) -> np.ndarray:
         if codes is None:
-            return self._draw(self.estimators_[None], n, int(rng.randint(_SEED_MAX)))
+            return self._draw(self.estimators_[None], n, int(rng.randint(SEED_MAX)))
         U = None
         for k in np.unique(codes):
             rows = np.flatnonzero(codes == k)
             if self.conditional == "separate":
-                block = self._draw(self.estimators_[self.classes_[k]], rows.size, int(rng.randint(_SEED_MAX)))
+                block = self._draw(self.estimators_[self.classes_[k]], rows.size, int(rng.randint(SEED_MAX)))
             else:
                 block = self._reject(k, rows.size, rng)
             if U is None:
@@ -457,7 +469,7 @@ class TabularGenerator(BaseEstimator):
         kept, drawn, got = [], 0, 0
         while got < n:
             batch = int(min(1e6, max(64, 1.2 * (n - got) / max(self.class_prior_[k], _MIN_ACCEPTANCE))))
-            W = self._draw(est, batch, int(rng.randint(_SEED_MAX)))
+            W = self._draw(est, batch, int(rng.randint(SEED_MAX)))
             drawn += batch
             ok = W[:, -m:].argmax(axis=1) == k
             kept.append(W[ok, :-m])
@@ -494,9 +506,8 @@ class TabularGenerator(BaseEstimator):
             A DataFrame with the training columns and dtypes when fitted on one.
         """
         check_is_fitted(self)
-        if isinstance(n_samples, bool) or not isinstance(n_samples, Integral) or n_samples < 1:
-            raise ValueError(f"n_samples must be a positive integer, got {n_samples!r}")
-        rng = check_random_state(random_state)
+        n_samples = check_n_samples(n_samples)
+        rng = check_random_state_fresh(random_state)
         codes = None
         if self.classes_ is not None:
             if y is None:
@@ -549,7 +560,7 @@ class TabularGenerator(BaseEstimator):
             raise ValueError(
                 f"class_proportions must be 'train', 'balanced' or a dict, got {class_proportions!r}"
             )
-        rng = check_random_state(random_state)
+        rng = check_random_state_fresh(random_state)
         y = np.repeat(self.classes_, sample_counts(n_samples, p))[rng.permutation(n_samples)]
         return self.sample(n_samples, y=y, random_state=rng), y
 

@@ -1,4 +1,4 @@
-r"""The teacher's exact log-density and the log-determinants of its map, in closed form.
+r"""The teacher: the law the labels follow, its cross-validated choice, exact density and log-determinants.
 
 With the exact score of the diffused empirical distribution, the probability-flow ODE carries
 :math:`N(0, I_d)` at t = 1 onto the law of :math:`z_{t} = a x + b \epsilon` at
@@ -10,42 +10,54 @@ smoothed by a Gaussian of width :math:`h = b / a`:
     p_h(x) = \frac1N \sum_{n=1}^N N(x; x_n, h^2 I_d),
 
 a Gaussian kernel density estimate (:class:`sklearn.neighbors.KernelDensity` with bandwidth
-h). The ODE map :math:`T: z \mapsto x` is a diffeomorphism that pushes :math:`N(0, I)` onto
-:math:`p_h`, so by the change of variables, for every label pair :math:`(z, x = T(z))`,
+h). The variance-corrected teacher (:func:`variance_scale`) scales the labels by
+:math:`c = 1/\sqrt{1 + h^2}`, so that they follow
+:math:`q_h(u) = \frac1N \sum_n N(u; c x_n, c^2 h^2 I_d)`, with the data's variance. A
+:class:`Teacher` holds the data x, h and c.
+
+The ODE map :math:`T: z \mapsto x` is a diffeomorphism that pushes :math:`N(0, I)` onto the
+teacher q, so by the change of variables, for every label pair :math:`(z, x = T(z))`,
 
 .. math::
 
-    \log \left| \det \frac{\partial T}{\partial z} \right| = \log N(z; 0, I_d) - \log p_h(x),
+    \log \left| \det \frac{\partial T}{\partial z} \right| = \log N(z; 0, I_d) - \log q(x),
 
-one log-sum-exp per label and no integration along the trajectory.
-
-The variance-corrected teacher (:func:`variance_scale`) scales the labels by
-:math:`c = 1/\sqrt{1 + h^2}`; it pushes :math:`N(0, I)` onto
-:math:`q_h(u) = \frac1N \sum_n N(u; c x_n, c^2 h^2 I_d)`, itself a Gaussian KDE (centres
-:math:`c x_n`, bandwidth :math:`c h`), so every formula here applies with those centres and
-that bandwidth. :func:`cross_validated_log_likelihood` scores both teachers on held-out
-folds, which is how the estimator chooses h. These are the targets of
-the generator's Jacobian in :func:`sklearn_diffgen.training.fit_regression`; :math:`\log p_h`
-is also the likelihood view of the diffusion model (Huang, Lim & Courville 2021), exposed as
-``score_samples(X, method="teacher")``.
+one log-sum-exp per label and no integration along the trajectory
+(:meth:`Teacher.logdet_targets`, the targets of the generator's Jacobian in
+:func:`sklearn_diffgen.training.fit_regression`). :math:`\log q` is also the likelihood view
+of the diffusion model (Huang, Lim & Courville 2021), exposed as
+``score_samples(X, method="teacher")``. :func:`select_teacher` chooses h, the whitening and
+the correction by the teacher's cross-validated likelihood
+(:func:`cross_validated_log_likelihood`).
 
 References
 ----------
 C.-W. Huang, J. H. Lim, A. Courville. A variational perspective on diffusion-based generative
 models and score matching. NeurIPS 2021. https://arxiv.org/abs/2106.02808
+
+B. W. Silverman. Density Estimation for Statistics and Data Analysis, section 6.4.1 (the
+smoothed bootstrap with variance correction). Chapman & Hall, 1986.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
+from typing import NamedTuple
 
 import torch
 from torch import Tensor
 
-from .score import chunk_rows
+from .score import Kernel
 
-__all__ = ["teacher_log_density", "logdet_targets", "standard_normal_log_density", "variance_scale",
-           "cross_validated_log_likelihood"]
+__all__ = ["Teacher", "TeacherChoice", "select_teacher", "cross_validated_log_likelihood",
+           "resolve_bandwidth", "variance_scale", "standard_normal_log_density",
+           "WIDE_BANDWIDTHS", "CV_ROWS"]
+
+#: ``bandwidth="auto"`` cross-validates the teacher on at most this many rows.
+CV_ROWS = 2000
+#: Extra bandwidths of the ``auto`` grid, where the variance-corrected teacher nears a Gaussian.
+WIDE_BANDWIDTHS = (2.5, 5.0, 10.0)
 
 
 def standard_normal_log_density(z: Tensor) -> Tensor:
@@ -59,66 +71,12 @@ def standard_normal_log_density(z: Tensor) -> Tensor:
     return -0.5 * (z * z).sum(dim=1) - 0.5 * z.shape[1] * math.log(2.0 * math.pi)
 
 
-def teacher_log_density(x: Tensor, data: Tensor, bandwidth: float, *,
-                        budget_bytes: int = 256 * 2**20) -> Tensor:
-    r"""Log-density of the data smoothed by :math:`N(0, h^2 I)`: a Gaussian KDE, in float64.
-
-    .. math::
-
-        \log p_h(x) = \operatorname{logsumexp}_n \left(-\frac{|x - x_n|^2}{2 h^2}\right)
-                      - \log N - \frac d2 \log(2 \pi h^2)
-
-    The squared distances are expanded as :math:`|x|^2 - 2 x \cdot x_n + |x_n|^2` (one matrix
-    product per block of rows, blocks sized to ``budget_bytes``) and clamped at 0.
-
-    Parameters
-    ----------
-    x : Tensor of shape (m, d)
-        Points to score.
-    data : Tensor of shape (N, d)
-        The kernel centres (standardised training data).
-    bandwidth : float
-        h > 0.
-    budget_bytes : int
-        Memory for the (rows x N) blocks.
-
-    Returns
-    -------
-    Tensor of shape (m,), float64
-
-    Examples
-    --------
-    Equal to scikit-learn's :class:`~sklearn.neighbors.KernelDensity`:
-
-    >>> from sklearn.neighbors import KernelDensity
-    >>> g = torch.Generator().manual_seed(0)
-    >>> data, x = torch.randn(50, 3, generator=g), torch.randn(4, 3, generator=g)
-    >>> ref = KernelDensity(bandwidth=0.3).fit(data.numpy()).score_samples(x.numpy())
-    >>> bool(torch.allclose(teacher_log_density(x, data, 0.3), torch.from_numpy(ref)))
-    True
-    """
-    x = x.to(torch.float64)
-    data = data.to(device=x.device, dtype=torch.float64)
-    n, d = data.shape
-    h2 = float(bandwidth) ** 2
-    sq = (data * data).sum(dim=1)
-    const = -math.log(n) - 0.5 * d * math.log(2.0 * math.pi * h2)
-    out = torch.empty(x.shape[0], dtype=torch.float64, device=x.device)
-    rows = chunk_rows(n, budget_bytes, itemsize=8, n_buffers=2)
-    for i in range(0, x.shape[0], rows):
-        xi = x[i : i + rows]
-        dist = ((xi * xi).sum(dim=1, keepdim=True) - 2.0 * xi @ data.T + sq).clamp_min_(0.0)
-        out[i : i + rows] = torch.logsumexp(dist.mul_(-0.5 / h2), dim=1) + const
-    return out
-
-
 def variance_scale(bandwidth: float) -> float:
     r"""The factor :math:`c = 1 / \sqrt{1 + h^2}` of the variance-corrected teacher.
 
     Scaling the smoothed data :math:`x + h \epsilon` by c gives back unit variance to data of
-    unit variance (Silverman 1986, section 6.4.1): the teacher becomes
-    :math:`q_h(u) = \frac1N \sum_n N(u; c x_n, c^2 h^2 I)`. As h grows, :math:`q_h` tends
-    to the Gaussian with the data's mean (0) and, for whitened data, covariance (I).
+    unit variance (Silverman 1986, section 6.4.1). As h grows, :math:`q_h` tends to the
+    Gaussian with the data's mean (0) and, for whitened data, covariance (I).
 
     Examples
     --------
@@ -128,15 +86,105 @@ def variance_scale(bandwidth: float) -> float:
     return 1.0 / math.sqrt(1.0 + float(bandwidth) ** 2)
 
 
+def resolve_bandwidth(bandwidth, n: int, d: int) -> float:
+    """A float bandwidth, or Scott's or Silverman's factor for n rows in d dimensions.
+
+    The factors are those :class:`~sklearn.neighbors.KernelDensity` computes, in
+    standardised units.
+
+    Examples
+    --------
+    >>> resolve_bandwidth("scott", 10**6, 2), resolve_bandwidth(0.3, 10, 2)
+    (0.1, 0.3)
+    """
+    if bandwidth == "scott":
+        return n ** (-1.0 / (d + 4))
+    if bandwidth == "silverman":
+        return (n * (d + 2) / 4.0) ** (-1.0 / (d + 4))
+    return float(bandwidth)
+
+
+@dataclass(frozen=True)
+class Teacher:
+    r"""The law of the labels: :math:`q(u) = \frac1N \sum_n N(u; c\,x_n, c^2 h^2 I)`.
+
+    Labelling diffuses the data x and stops where :math:`b/a = h`; the labels are then
+    scaled by c (1 without the variance correction). Everything is in the model's
+    coordinates (standardised, optionally whitened).
+
+    Parameters
+    ----------
+    data : Tensor of shape (N, d)
+        The data x_n in model coordinates, float64, on the device the work runs on.
+    bandwidth : float
+        The smoothing width h > 0.
+    scale : float, default=1.0
+        The factor c of the variance correction (:func:`variance_scale`), or 1.
+
+    Examples
+    --------
+    With c = 1 the teacher is scikit-learn's :class:`~sklearn.neighbors.KernelDensity`:
+
+    >>> from sklearn.neighbors import KernelDensity
+    >>> g = torch.Generator().manual_seed(0)
+    >>> data, u = torch.randn(50, 3, generator=g, dtype=torch.float64), torch.randn(4, 3, generator=g)
+    >>> ref = KernelDensity(bandwidth=0.3).fit(data.numpy()).score_samples(u.numpy())
+    >>> bool(torch.allclose(Teacher(data, 0.3).log_prob(u), torch.from_numpy(ref)))
+    True
+    """
+
+    data: Tensor
+    bandwidth: float
+    scale: float = 1.0
+
+    @property
+    def width(self) -> float:
+        """The kernel width :math:`c h` of the teacher's mixture."""
+        return self.scale * self.bandwidth
+
+    def kernel(self, budget_bytes: int = 256 * 2**20) -> Kernel:
+        """The kernel over the (unscaled) data, whose denoiser labelling integrates."""
+        return Kernel(self.data, budget_bytes)
+
+    def to(self, device) -> "Teacher":
+        """The same teacher with its data on ``device``."""
+        return Teacher(self.data.to(device), self.bandwidth, self.scale)
+
+    def log_prob(self, u: Tensor, *, budget_bytes: int = 256 * 2**20) -> Tensor:
+        """Exact log-density of the teacher at the rows of ``u``, in float64 (O(N) per row)."""
+        return self.kernel(budget_bytes).log_density(u, self.scale, self.width)
+
+    def logdet_targets(self, z: Tensor, labels: Tensor, *, budget_bytes: int = 256 * 2**20) -> Tensor:
+        r"""The teacher map's :math:`\log|\det \partial T / \partial z|` at each label pair.
+
+        .. math:: \log N(z; 0, I) - \log q(x), \qquad x = T(z).
+
+        Exact for the exact score and an exact ODE solve; with a solver's label error
+        :math:`\delta x` it is off by about :math:`\nabla \log q(x) \cdot \delta x`.
+
+        Examples
+        --------
+        For a single data point at 0 the map is :math:`T(z) = h z`, with log-determinant
+        :math:`d \log h`:
+
+        >>> z = torch.randn(5, 2, dtype=torch.float64)
+        >>> t = Teacher(torch.zeros(1, 2, dtype=torch.float64), 0.5).logdet_targets(z, 0.5 * z)
+        >>> bool(torch.allclose(t, torch.full((5,), 2 * math.log(0.5), dtype=torch.float64)))
+        True
+        """
+        return standard_normal_log_density(z.to(torch.float64)) - self.log_prob(labels, budget_bytes=budget_bytes)
+
+
+# ------------------------------------------------------------------------ cross-validation
 def cross_validated_log_likelihood(x: Tensor, bandwidths, *, variance_correction: bool = False,
-                                   n_folds: int = 3, generator: torch.Generator | None = None
-                                   ) -> Tensor:
+                                   n_folds: int = 3, generator: torch.Generator | None = None,
+                                   budget_bytes: int = 256 * 2**20) -> Tensor:
     r"""Mean held-out log-density of the teacher for each bandwidth, by K-fold cross-validation.
 
-    Fold k scores its rows under the teacher built on the other folds: the Gaussian KDE
-    :math:`p_h` of :func:`teacher_log_density` or, with ``variance_correction``, its scaled
-    version :math:`q_h` (:func:`variance_scale`). The Gram matrix of each fold is computed
-    once, so every bandwidth costs one log-sum-exp over it.
+    Fold k scores its rows under the teacher built on the other folds (:class:`Teacher`,
+    with :math:`c = 1` or, with ``variance_correction``, :func:`variance_scale`). Each block
+    of a fold's rows costs one matrix product for all the bandwidths
+    (:meth:`~sklearn_diffgen.score.Kernel.log_densities`), in blocks that fit ``budget_bytes``.
 
     Parameters
     ----------
@@ -150,6 +198,8 @@ def cross_validated_log_likelihood(x: Tensor, bandwidths, *, variance_correction
         Number of folds K, at most n.
     generator : torch.Generator or None
         Shuffles the rows before they are dealt into folds.
+    budget_bytes : int
+        Memory for the (rows x training rows) blocks.
 
     Returns
     -------
@@ -171,58 +221,92 @@ def cross_validated_log_likelihood(x: Tensor, bandwidths, *, variance_correction
     True
     """
     x = x.to(torch.float64)
-    n, d = x.shape
+    n = x.shape[0]
     if not 2 <= n_folds <= n:
         raise ValueError(f"n_folds must be in [2, n_samples={n}], got {n_folds}")
     perm = torch.randperm(n, generator=generator).to(x.device)
     fold = torch.arange(n, device=x.device) % n_folds
     hs = [float(h) for h in bandwidths]
+    cs = [variance_scale(h) if variance_correction else 1.0 for h in hs]
     out = torch.zeros(len(hs), dtype=torch.float64)
     for k in range(n_folds):
         val, train = x[perm[fold == k]], x[perm[fold != k]]
-        cross = val @ train.T
-        vv, tt = (val * val).sum(dim=1, keepdim=True), (train * train).sum(dim=1)
-        for i, h in enumerate(hs):
-            c = variance_scale(h) if variance_correction else 1.0
-            s2 = (c * h) ** 2
-            dist = (vv - 2.0 * c * cross + c * c * tt).clamp_min_(0.0)
-            logp = (torch.logsumexp(dist.mul_(-0.5 / s2), dim=1) - math.log(train.shape[0])
-                    - 0.5 * d * math.log(2.0 * math.pi * s2))
-            out[i] += float(logp.mean()) / n_folds
+        logp = Kernel(train, budget_bytes).log_densities(val, [(c, c * h) for c, h in zip(cs, hs)])
+        out += logp.mean(dim=1).cpu() / n_folds
     return out
 
 
-def logdet_targets(z: Tensor, labels: Tensor, data: Tensor, bandwidth: float, *,
-                   budget_bytes: int = 256 * 2**20) -> Tensor:
-    r"""The teacher map's :math:`\log|\det \partial T / \partial z|` at each label pair.
+class TeacherChoice(NamedTuple):
+    """What :func:`select_teacher` chose, and the cross-validated score of that choice."""
 
-    .. math:: \log N(z; 0, I) - \log p_h(x), \qquad x = T(z).
+    bandwidth: float
+    whiten: bool
+    variance_correction: bool
+    score: float
 
-    Exact for the exact score and an exact ODE solve; with a solver's label error
-    :math:`\delta x` it is off by about :math:`\nabla \log p_h(x) \cdot \delta x`.
+
+def select_teacher(x: Tensor, n_total: int, bandwidth, whiten, variance_correction, *,
+                   whitening: tuple[Tensor, float], fold_seed: int = 0,
+                   budget_bytes: int = 256 * 2**20) -> TeacherChoice:
+    r"""Bandwidth, whitening and variance correction of the teacher, by cross-validation.
+
+    Every setting left to ``"auto"`` is chosen to maximise the 3-fold cross-validated
+    log-likelihood of the teacher (:func:`cross_validated_log_likelihood`) on the rows
+    ``x``, in standardised units (whitened scores get :math:`\log|\det W|`), on the same
+    folds. The ``auto`` grid is 17 values log-spaced in Scott's factor for these m rows
+    times [0.05, 2], and :data:`WIDE_BANDWIDTHS`. A bandwidth chosen on m of the
+    ``n_total`` rows is rescaled by Scott's :math:`(m/n)^{1/(d+4)}`. On a tie (one column,
+    or no correlation) the plain teacher wins.
 
     Parameters
     ----------
-    z : Tensor of shape (n, d)
-        Gaussian inputs of the labels.
-    labels : Tensor of shape (n, d)
-        ODE outputs :math:`x = T(z)`, in the units of ``data``.
-    data, bandwidth, budget_bytes
-        As in :func:`teacher_log_density`.
+    x : Tensor of shape (m, d)
+        Standardised rows to cross-validate on (at most :data:`CV_ROWS` of the data).
+    n_total : int
+        Rows of the whole data, for the rescaling and the rules of thumb.
+    bandwidth, whiten, variance_correction
+        The estimator's parameters: a value, or ``"auto"``.
+    whitening : (Tensor of shape (d, d), float)
+        The symmetric whitening matrix W and :math:`\log|\det W|`.
+    fold_seed : int
+        Seeds the dealing of the rows into folds, the same for every candidate.
+    budget_bytes : int
+        Memory for the cross-validation's blocks.
 
     Returns
     -------
-    Tensor of shape (n,), float64
+    TeacherChoice
+        ``score`` is NaN when nothing was left to choose.
 
     Examples
     --------
-    For a single data point at 0 the map is :math:`T(z) = h z`, with log-determinant
-    :math:`d \log h`:
-
-    >>> z = torch.randn(5, 2, dtype=torch.float64)
-    >>> t = logdet_targets(z, 0.5 * z, torch.zeros(1, 2), 0.5)
-    >>> bool(torch.allclose(t, torch.full((5,), 2 * math.log(0.5), dtype=torch.float64)))
-    True
+    >>> x = torch.randn(200, 2, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    >>> W = (torch.eye(2, dtype=torch.float64), 0.0)
+    >>> choice = select_teacher(x, 200, "auto", False, False, whitening=W)
+    >>> choice.whiten, choice.variance_correction, 0.1 < choice.bandwidth < 2
+    (False, False, True)
     """
-    return standard_normal_log_density(z.to(torch.float64)) - teacher_log_density(
-        labels, data, bandwidth, budget_bytes=budget_bytes)
+    m, d = x.shape
+    whitens = [False, True] if whiten == "auto" else [bool(whiten)]
+    corrections = [False, True] if variance_correction == "auto" else [bool(variance_correction)]
+    if bandwidth != "auto" and len(whitens) == len(corrections) == 1:
+        return TeacherChoice(resolve_bandwidth(bandwidth, n_total, d), whitens[0], corrections[0], math.nan)
+    if bandwidth == "auto":
+        grid = [*(m ** (-1.0 / (d + 4)) * torch.logspace(-1.3, 0.3, 17, dtype=torch.float64)).tolist(),
+                *WIDE_BANDWIDTHS]
+    else:
+        grid = [resolve_bandwidth(bandwidth, n_total, d)]
+    best = TeacherChoice(grid[0], whitens[0], corrections[0], -math.inf)
+    W, logdet = whitening
+    for w in whitens:
+        xw = x @ W.to(x) if w else x  # W is symmetric
+        for c in corrections:
+            cv = cross_validated_log_likelihood(xw, grid, variance_correction=c, n_folds=min(3, m),
+                                                generator=torch.Generator().manual_seed(int(fold_seed)),
+                                                budget_bytes=budget_bytes)
+            i = int(torch.argmax(cv))
+            score = float(cv[i]) + (logdet if w else 0.0)
+            if score > best.score:
+                best = TeacherChoice(grid[i], w, c, score)
+    h = best.bandwidth * (m / n_total) ** (1.0 / (d + 4)) if bandwidth == "auto" else best.bandwidth
+    return best._replace(bandwidth=float(h))

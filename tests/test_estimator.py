@@ -426,3 +426,45 @@ def test_auto_labels_follow_the_budget(rng):
         est = DSG(random_state=0, **{**FAST, "n_labels": "auto", "max_iter": 1}).fit(X)
     assert est.n_labels_ == 30000
     assert DSG(random_state=0, **FAST).fit(X).n_labels_ == FAST["n_labels"]
+
+
+def test_a_failed_fit_leaves_the_fitted_model_as_it_was(rng):
+    # a refit that raises keeps the old fitted state, bit for bit
+    X = rng.normal(size=(300, 3))
+    est = DSG(random_state=0, **FAST).fit(X)
+    before = est.sample(5, random_state=1), est.score_samples(X[:5])
+    with pytest.raises(ValueError, match="constant"):
+        est.fit(np.ones((10, 5)))
+    assert est.n_features_in_ == 3
+    np.testing.assert_array_equal(est.sample(5, random_state=1), before[0])
+    np.testing.assert_array_equal(est.score_samples(X[:5]), before[1])
+
+
+def test_an_interrupted_fit_leaves_an_unfitted_model_unfitted(rng):
+    def stop(network, epoch, train, val):
+        if epoch == 3:
+            raise KeyboardInterrupt
+
+    est = DSG(callback=stop, random_state=0, **FAST)
+    with pytest.raises(KeyboardInterrupt):
+        est.fit(rng.normal(size=(300, 3)))
+    assert not any(k.endswith("_") for k in vars(est))
+    with pytest.raises(NotFittedError):
+        est.sample(3)
+
+
+def test_teacher_and_preprocessing_are_the_fitted_objects(gauss_data):
+    # teacher_ and preprocessing_ are what labelling used: the teacher's density through
+    # them equals score_samples(method="teacher"), and the read-only attributes mirror them
+    Xtr, Xte, _ = gauss_data
+    est = DSG(bandwidth=0.6, whiten=True, variance_correction=True, random_state=0, **FAST).fit(Xtr[:400])
+    import torch
+
+    u = torch.as_tensor(est.preprocessing_.to_model(Xte[:20])).to(est.device_)
+    want = est.teacher_.log_prob(u).cpu().numpy() + est.preprocessing_.log_det
+    np.testing.assert_allclose(est.score_samples(Xte[:20], method="teacher"), want, rtol=1e-12)
+    assert est.bandwidth_ == est.teacher_.bandwidth == 0.6
+    assert est.variance_scale_ == est.teacher_.scale == pytest.approx(1 / np.sqrt(1.36))
+    assert est.whitening_ is est.preprocessing_.whitening and est.teacher_.data.shape == (400, 2)
+    with pytest.raises(AttributeError):
+        DSG().bandwidth_

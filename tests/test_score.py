@@ -1,10 +1,12 @@
 """Training-free denoiser and score against a Gaussian closed form and a brute-force mixture."""
 
+import math
+
 import pytest
 import torch
 
 from sklearn_diffgen.schedules import SCHEDULES
-from sklearn_diffgen.score import choose_precision, denoise, logit_error_bound, minibatch, score
+from sklearn_diffgen.score import Kernel, choose_precision, denoise, logit_error_bound, score
 
 f64 = torch.float64
 
@@ -78,8 +80,6 @@ def test_error_bound_holds_for_the_logits_denoise_computes(dtype):
     # the logits of denoise's own blocks, against exact ones, stay under the bound: in high
     # dimension, near the data and far from it, and for data far from the origin, where
     # the bias term dominates
-    from sklearn_diffgen.score import Workspace, _logit_blocks
-
     g = torch.Generator().manual_seed(6)
     ratios = []
     for d, a, b, shift in [(2, 0.9, 0.5, 0.0), (10, 0.95, 0.2, 0.0), (10, 0.9, 0.3, 6.0),
@@ -89,7 +89,7 @@ def test_error_bound_holds_for_the_logits_denoise_computes(dtype):
         z = torch.cat([z, 3 * torch.randn(4, d, generator=g, dtype=f64)])  # and far from it
         xc, zc = x.to(dtype), z.to(dtype)
         exact = (a * z.to(dtype).double() @ xc.double().T - 0.5 * a * a * (xc.double() ** 2).sum(1)) / b**2
-        (_, got), = _logit_blocks(zc, xc, a, b, None, 2**30, Workspace())
+        (_, got), = Kernel(xc, 2**30).logits(zc, a, b, dtype)
         err = float((got.double() - exact).abs().max())
         bound = logit_error_bound(a, b, float(z.norm(dim=1).max()), float(x.norm(dim=1).max()),
                                   torch.finfo(dtype).eps, d)
@@ -104,13 +104,13 @@ def test_denoise_rejects_zero_noise():
 
 
 def test_minibatch_draws_distinct_rows_reproducibly():
-    x = torch.arange(100.0)[:, None]
-    a = minibatch(x, 30, torch.Generator().manual_seed(0))
-    b = minibatch(x, 30, torch.Generator().manual_seed(0))
+    k = Kernel(torch.arange(100.0)[:, None])
+    a = k.minibatch(30, torch.Generator().manual_seed(0)).x
+    b = k.minibatch(30, torch.Generator().manual_seed(0)).x
     assert a.shape == (30, 1) and torch.equal(a, b)
     assert a.unique().numel() == 30
-    assert minibatch(x, None, torch.Generator()) is x
-    assert minibatch(x, 1000, torch.Generator()) is x
+    assert k.minibatch(None, torch.Generator()) is k
+    assert k.minibatch(1000, torch.Generator()) is k
 
 
 def test_schedule_start_gives_data_mean():
@@ -121,7 +121,7 @@ def test_schedule_start_gives_data_mean():
     torch.testing.assert_close(d, torch.full((5, 1), 1.5, dtype=f64))
 
 
-# ------------------------------------------------------------- nearest-neighbour truncation
+# ------------------------------------------------------------------------ the kernel object
 
 
 def brute_force_weights(z, x, a, b):
@@ -130,114 +130,71 @@ def brute_force_weights(z, x, a, b):
     return torch.softmax(-d2 / (2 * b * b), dim=1)
 
 
-@pytest.mark.parametrize("b, expect_truncated", [(0.003, True), (0.7, False)])
-def test_topk_matches_exact_denoiser_within_bound(b, expect_truncated):
-    from sklearn_diffgen.score import denoise_topk
-
-    g = torch.Generator().manual_seed(7)
-    x = torch.randn(3000, 2, generator=g, dtype=f64)
-    a, k, tol = 0.999, 32, 1e-6
-    z = a * x[:200] + b * torch.randn(200, 2, generator=g, dtype=f64)
-    got, mask = denoise_topk(z, x, a, b, k, tol=tol, precision="float64", return_mask=True)
-    w = brute_force_weights(z, x, a, b)
-    want = w @ x
-    assert bool(mask.any()) == expect_truncated and bool(mask.all()) == expect_truncated
-    err = (got - want).norm(dim=1)
-    assert float(err.max()) <= 2 * tol * float(x.norm(dim=1).max())
-    if not expect_truncated:  # every row fell back to the full softmax
-        torch.testing.assert_close(got, want, rtol=1e-10, atol=1e-10)
-    # the mass dropped from each truncated row is below the tolerance, as the bound says
-    kept = torch.zeros_like(w).scatter_(1, torch.topk(w, k, dim=1).indices, 1.0)
-    dropped = (w * (1 - kept)).sum(1)
-    if expect_truncated:
-        assert float(dropped[mask].max()) <= tol
+def brute_force_log_density(q, x, a, b):
+    """log mean_n N(q; a x_n, b^2 I), one explicit row per query."""
+    d2 = ((q[:, None, :] - a * x[None, :, :]) ** 2).sum(-1)
+    n, d = x.shape
+    return torch.logsumexp(-d2 / (2 * b * b), dim=1) - math.log(n) - 0.5 * d * math.log(2 * math.pi * b * b)
 
 
-def test_topk_with_k_at_least_n_is_exact():
-    from sklearn_diffgen.score import denoise_topk
-
-    g = torch.Generator().manual_seed(8)
-    x = torch.randn(20, 3, generator=g, dtype=f64)
-    z = torch.randn(5, 3, generator=g, dtype=f64)
-    torch.testing.assert_close(denoise_topk(z, x, 0.9, 0.1, 20), denoise(z, x, 0.9, 0.1))
-
-
-def test_truncated_denoiser_follows_a_trajectory_exactly():
-    # points drifting towards the data as sigma shrinks: the cached neighbours are reused,
-    # and every call stays within 2 tol max|x| of the exact denoiser
-    from sklearn_diffgen.score import TruncatedDenoiser
-
-    g = torch.Generator().manual_seed(9)
-    x = torch.randn(4000, 2, generator=g, dtype=f64)
-    tol = 1e-6
-    den = TruncatedDenoiser(x, 32, tol, sigma_first=0.05)
-    target = x[:100] + 0.02 * torch.randn(100, 2, generator=g, dtype=f64)
-    worst = 0.0
-    for i, sigma in enumerate([0.2, 0.04, 0.02, 0.01, 0.005, 0.0025]):
-        y = target + sigma * torch.randn(100, 2, generator=g, dtype=f64) * 0.3
-        got = den(y, 1.0, sigma, precision="float64")
-        worst = max(worst, float((got - brute_force_weights(y, x, 1.0, sigma) @ x).norm(dim=1).max()))
-    assert worst <= 2 * tol * float(x.norm(dim=1).max())
-    st = den.stats
-    assert st["rows"] == 600 and st["cached"] > 100 and st["topk"] > 0
-    assert st["cached"] + st["topk"] + st["exact"] == st["rows"]
-
-
-def test_truncated_denoiser_validates():
-    from sklearn_diffgen.score import TruncatedDenoiser
-
-    x = torch.zeros(5, 1, dtype=f64)
-    with pytest.raises(ValueError, match="tol"):
-        TruncatedDenoiser(x, 2, tol=0.0)
-    with pytest.raises(ValueError, match="k must"):
-        TruncatedDenoiser(x, 0)
-
-
-def test_workspace_is_reused_and_regrown():
-    from sklearn_diffgen.score import Workspace
-
-    ws = Workspace()
-    a = ws.block(10, 10, f64, "cpu")
-    b = ws.block(5, 10, torch.float32, "cpu")
-    assert a.data_ptr() == b.data_ptr() and ws.nbytes == 800
-    ws.block(20, 10, f64, "cpu")
-    assert ws.nbytes == 1600
-    # denoise gives the same answer with a shared workspace of any prior contents
+def test_kernel_scratch_block_is_reused_and_regrown():
     g = torch.Generator().manual_seed(10)
     x, z = torch.randn(50, 2, generator=g, dtype=f64), torch.randn(7, 2, generator=g, dtype=f64)
-    ws.block(20, 10, f64, "cpu").fill_(float("nan"))
-    torch.testing.assert_close(denoise(z, x, 0.8, 0.3, workspace=ws), denoise(z, x, 0.8, 0.3))
+    k = Kernel(x, budget_bytes=8 * 50 * 3)  # three rows a block
+    want = brute_force_weights(z, x, 0.8, 0.3) @ x
+    torch.testing.assert_close(k.denoise(z, 0.8, 0.3, "float64"), want)
+    assert k.nbytes == 8 * 50 * 3
+    # a subset shares the block: its contents do not leak into the next call
+    sub = k.subset(torch.arange(10))
+    k._buffer[0].fill_(255)  # NaN bytes
+    torch.testing.assert_close(sub.denoise(z, 0.8, 0.3, "float64"), brute_force_weights(z, x[:10], 0.8, 0.3) @ x[:10])
+    assert sub._buffer is k._buffer and k.nbytes == 8 * 50 * 3
+    k.budget_bytes = 2**20  # a larger budget regrows it
+    torch.testing.assert_close(k.denoise(z, 0.8, 0.3, "float64"), want)
+    assert k.nbytes == 8 * 50 * 7
 
 
-def test_workspace_caches_the_cast_data_until_it_changes():
-    from sklearn_diffgen.score import Workspace
-
+def test_kernel_caches_the_cast_data_for_each_dtype():
     g = torch.Generator().manual_seed(11)
     x, z = torch.randn(60, 3, generator=g, dtype=f64), torch.randn(9, 3, generator=g, dtype=f64)
-    ws = Workspace()
-    xc, xt = ws.data(x, torch.float32)
-    assert ws.data(x, torch.float32)[0] is xc and ws.data(x, torch.float32)[1] is xt
+    k = Kernel(x)
+    for prec, tol in (("float32", 1e-4), ("float64", 1e-12)):
+        got = k.denoise(z, 0.8, 0.3, prec)
+        torch.testing.assert_close(got, brute_force_weights(z, x, 0.8, 0.3) @ x, rtol=0, atol=tol)
+        assert k.denoise(z, 0.8, 0.3, prec).equal(got)
+    xc, xt = k._data(torch.float32)
+    assert k._data(torch.float32)[1] is xt
     torch.testing.assert_close(xt, x.float().T)
-    for prec in ("float32", "float64"):
-        kw = dict(precision=prec, workspace=ws)
-        torch.testing.assert_close(denoise(z, x, 0.8, 0.3, **kw), denoise(z, x, 0.8, 0.3, precision=prec))
-        # an in-place change of x, and a new tensor of the same shape, are seen
-        x.mul_(2.0)
-        torch.testing.assert_close(denoise(z, x, 0.8, 0.3, **kw), denoise(z, x, 0.8, 0.3, precision=prec))
-        y = torch.randn(60, 3, generator=g, dtype=f64)
-        torch.testing.assert_close(denoise(z, y, 0.8, 0.3, **kw), denoise(z, y, 0.8, 0.3, precision=prec))
-        want = brute_force_weights(z, y, 0.8, 0.3) @ y
-        torch.testing.assert_close(denoise(z, y, 0.8, 0.3, **kw), want, rtol=0, atol=1e-4)
 
 
 def test_schedule_start_skips_the_block_and_matches_uniform_weights():
-    from sklearn_diffgen.score import Workspace
-
     g = torch.Generator().manual_seed(12)
     x, z = torch.randn(80, 4, generator=g, dtype=f64), torch.randn(6, 4, generator=g, dtype=f64)
-    ws = Workspace()
-    d = denoise(z, x, 0.0, 1.0, workspace=ws)
-    assert ws.nbytes == 0  # no (queries x data) block was filled
+    k = Kernel(x)
+    d = k.denoise(z, 0.0, 1.0)
+    assert k.nbytes == 0  # no (queries x data) block was filled
     torch.testing.assert_close(d, brute_force_weights(z, x, 0.0, 1.0) @ x, rtol=0, atol=1e-14)
     with pytest.raises(ValueError, match="positive"):
         denoise(z, x, 0.0, 0.0)
+
+
+@pytest.mark.parametrize("budget", [1, 10**3, 10**8])
+def test_log_densities_are_the_brute_force_diffused_density(budget):
+    # several (a, b) at once, against the explicit mixture, far from the data too
+    g = torch.Generator().manual_seed(13)
+    x = torch.randn(200, 3, generator=g, dtype=f64)
+    q = torch.cat([torch.randn(30, 3, generator=g, dtype=f64), 8 + torch.randn(3, 3, generator=g, dtype=f64)])
+    pairs = [(1.0, 0.2), (0.7, 0.5), (0.0, 1.0)]
+    got = Kernel(x, budget).log_densities(q, pairs)
+    assert got.shape == (3, 33) and got.dtype == f64
+    for row, (a, b) in zip(got, pairs):
+        torch.testing.assert_close(row, brute_force_log_density(q, x, a, b), rtol=1e-12, atol=1e-10)
+    torch.testing.assert_close(Kernel(x).log_density(q, 0.7, 0.5), got[1])
+
+
+def test_kernel_moments_are_the_data_mean_and_covariance():
+    g = torch.Generator().manual_seed(14)
+    x = torch.randn(500, 3, generator=g, dtype=f64) @ torch.tensor([[1.0, 0.5, 0], [0, 1, 0], [0, 0, 2]], dtype=f64)
+    mean, cov = Kernel(x).moments()
+    torch.testing.assert_close(mean, x.mean(0))
+    torch.testing.assert_close(cov, torch.cov(x.T) * 499 / 500)

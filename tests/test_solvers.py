@@ -6,36 +6,34 @@ import pytest
 import torch
 
 from sklearn_diffgen.schedules import SCHEDULES, time_grid
-from sklearn_diffgen.solvers import SOLVERS, gaussian_flow, gaussian_start
+from sklearn_diffgen.solvers import SOLVERS, gaussian_flow, gaussian_start, integrate, solve
 
 from conftest import GaussianProblem
 
-#: Observed convergence order on the Gaussian problem, as measured from 32 to 128 steps.
-ORDERS = {"euler": 1, "ddim": 1, "heun": 2, "dpmpp_2m": 2, "dpmpp_3m": 3}
-
-
-def integrate(problem, solver, z1, ts):
-    """Run a registered solver as the labeller does (Gaussian start where registered)."""
-    entry = SOLVERS[solver]
-    if entry.gaussian_start:
-        z1, hist = gaussian_start(z1, problem.m, torch.diag(problem.S), problem.sched, ts)
-        return entry.fn(problem.denoise, z1, ts[1:], problem.sched, history=hist)
-    return entry.fn(problem.denoise, z1, ts, problem.sched)
-
-
 def errors(problem, solver, ns, t_end=0.01):
+    """Errors of solve (as the labeller runs it: Gaussian start where registered) against the exact map."""
     z1 = torch.randn(64, 2, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
     want = problem.flow(z1, t_end)
-    out = []
-    for n in ns:
-        ts = time_grid(problem.sched, t_end, n, SOLVERS[solver].spacing)
-        got = integrate(problem, solver, z1, ts)
-        out.append(float((got - want).abs().max()))
-    return out
+    moments = (problem.m, torch.diag(problem.S))
+    return [float((solve(solver, problem.denoise, z1, problem.sched, t_end, n, moments=moments) - want).abs().max())
+            for n in ns]
 
 
-def test_registry_matches_orders():
-    assert set(SOLVERS) == set(ORDERS)
+def test_registry_orders_and_calls():
+    assert {k: v.order for k, v in SOLVERS.items()} == {"euler": 1, "ddim": 1, "heun": 2, "dpmpp_2m": 2,
+                                                        "dpmpp_3m": 3}
+    # every step makes the registered number of denoiser calls, and the Gaussian start none
+    problem = GaussianProblem([0.5, -1.0], [0.3, 2.0])
+    for name, entry in SOLVERS.items():
+        calls = []
+
+        def den(z, t):
+            calls.append(t)
+            return problem.denoise(z, t)
+
+        solve(name, den, torch.zeros(3, 2, dtype=torch.float64), problem.sched, 0.01, 9,
+              moments=(problem.m, torch.diag(problem.S)))
+        assert len(calls) == entry.evals_per_step * (9 - entry.gaussian_start), name
 
 
 @pytest.mark.parametrize("schedule", sorted(SCHEDULES))
@@ -45,7 +43,7 @@ def test_convergence_order(solver, schedule):
     e = errors(problem, solver, [32, 64, 128])
     rates = [math.log2(e[i] / e[i + 1]) for i in range(2)]
     assert e[-1] < 0.1
-    assert min(rates) > ORDERS[solver] - 0.25, rates
+    assert min(rates) > SOLVERS[solver].order - 0.25, rates
 
 
 @pytest.mark.parametrize("solver", sorted(SOLVERS))
@@ -56,7 +54,7 @@ def test_exact_for_point_mass(solver):
     s = SCHEDULES["paper"]
     z1 = torch.randn(5, 2, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
     ts = time_grid(s, 0.04, 400, SOLVERS[solver].spacing)
-    got = SOLVERS[solver].fn(lambda z, t: x0.expand_as(z), z1, ts, s)  # no Gaussian start here
+    got = integrate(solver, lambda z, t: x0.expand_as(z), z1, ts, s)  # no Gaussian start here
     want = s.alpha(0.04) * x0 + s.sigma(0.04) * z1
     tol = 1e-12 if solver in ("ddim", "dpmpp_2m", "dpmpp_3m") else 1e-2
     torch.testing.assert_close(got, want, rtol=0, atol=tol)
@@ -66,8 +64,8 @@ def test_callback_sees_every_step():
     seen = []
     s = SCHEDULES["paper"]
     ts = time_grid(s, 0.1, 7, "logsnr")
-    SOLVERS["dpmpp_2m"].fn(lambda z, t: z * 0, torch.zeros(1, 1, dtype=torch.float64), ts, s,
-                           callback=lambda i, t, z: seen.append((i, t)))
+    integrate("dpmpp_2m", lambda z, t: z * 0, torch.zeros(1, 1, dtype=torch.float64), ts, s,
+              callback=lambda i, t, z: seen.append((i, t)))
     assert [i for i, _ in seen] == list(range(7))
     assert math.isclose(seen[-1][1], 0.1)
 
@@ -83,7 +81,7 @@ def test_exponential_multistep_solvers_on_their_own_grids(schedule):
     e = []
     for n in (16, 32, 64):
         ts = time_grid(problem.sched, 0.01, n, "logsnr")
-        e.append(float((SOLVERS["dpmpp_3m"].fn(problem.denoise, z1, ts, problem.sched) - want).abs().max()))
+        e.append(float((integrate("dpmpp_3m", problem.denoise, z1, ts, problem.sched) - want).abs().max()))
     if schedule == "authors":
         assert math.log2(e[1] / e[2]) > 2.75, e
     else:
@@ -116,3 +114,27 @@ def test_gaussian_start_history_is_the_gaussian_denoiser_on_the_flow():
     for d, lam in hist:
         t = sched.t_from_ratio(math.exp(-lam))
         torch.testing.assert_close(d, problem.denoise(problem.flow(z1, t), t), rtol=1e-10, atol=1e-10)
+
+
+def test_solve_needs_moments_for_a_gaussian_start_and_reports_it():
+    problem = GaussianProblem([0.5, -1.0], [0.3, 2.0])
+    z1 = torch.zeros(2, 2, dtype=torch.float64)
+    with pytest.raises(ValueError, match="moments"):
+        solve("dpmpp_3m", problem.denoise, z1, problem.sched, 0.01, 5)
+    seen = []
+    solve("dpmpp_3m", problem.denoise, z1, problem.sched, 0.01, 5, moments=(problem.m, torch.diag(problem.S)),
+          callback=lambda i, t, z: seen.append(i))
+    assert seen == [-1, 0, 1, 2, 3]
+
+
+def test_gaussian_start_helps_solvers_without_a_history():
+    # ddim after a Gaussian start (not its registered use): the first interval is exact,
+    # so on Gaussian data its error is that of its own steps only
+    problem = GaussianProblem([0.5, -1.0], [0.3, 2.0])
+    ts = time_grid(problem.sched, 0.01, 16, "logsnr_end")
+    z1 = torch.randn(32, 2, generator=torch.Generator().manual_seed(4), dtype=torch.float64)
+    z, hist = gaussian_start(z1, problem.m, torch.diag(problem.S), problem.sched, ts)
+    got = integrate("ddim", problem.denoise, z, ts[1:], problem.sched, history=hist)
+    plain = integrate("ddim", problem.denoise, z1, time_grid(problem.sched, 0.01, 16, "logsnr"), problem.sched)
+    want = problem.flow(z1, 0.01)
+    assert (got - want).abs().max() < (plain - want).abs().max()

@@ -214,3 +214,35 @@ def test_sample_counts_rounding():
         counts = sample_counts(n, p)
         share = n * p / p.sum()
         assert counts.sum() == n and np.all(np.abs(counts - share) < 1)
+
+
+def test_a_failed_fit_leaves_the_table_model_as_it_was(fast):
+    import pandas as pd
+
+    rng = np.random.RandomState(0)
+    df = pd.DataFrame({"a": rng.normal(size=120), "k": pd.Categorical(rng.choice(["u", "v"], 120))})
+    gen = TabularGenerator(DiffusionSupervisedGenerator(**fast), random_state=0).fit(df)
+    before = gen.sample(5, random_state=1)
+    with pytest.raises(ValueError, match="n_samples=1"):
+        gen.fit(df.iloc[:1])
+    pd.testing.assert_frame_equal(gen.sample(5, random_state=1), before)
+    assert list(gen.feature_names_in_) == ["a", "k"]
+
+
+def test_unseeded_sampling_leaves_numpy_global_state_alone(fast):
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(100, 2))
+    gen = TabularGenerator(DiffusionSupervisedGenerator(**fast)).fit(X)
+    state = np.random.get_state()[1].copy()
+    gen.sample(4)
+    assert (np.random.get_state()[1] == state).all()
+
+
+def test_sparse_and_complex_input_get_clear_errors(fast):
+    import scipy.sparse as sp
+
+    gen = TabularGenerator(DiffusionSupervisedGenerator(**fast))
+    with pytest.raises(TypeError, match="sparse"):
+        gen.fit(sp.csr_matrix(np.eye(4)))
+    with pytest.raises(ValueError, match="Complex"):
+        gen.fit(np.ones((4, 2)) * (1 + 1j))

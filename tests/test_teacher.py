@@ -10,9 +10,9 @@ from sklearn.neighbors import KernelDensity
 
 from sklearn_diffgen.labeling import make_labels
 from sklearn_diffgen.networks import MLP
-from sklearn_diffgen.schedules import SCHEDULES, time_grid
-from sklearn_diffgen.teacher import (cross_validated_log_likelihood, logdet_targets,
-                                     standard_normal_log_density, teacher_log_density, variance_scale)
+from sklearn_diffgen.schedules import SCHEDULES
+from sklearn_diffgen.teacher import (Teacher, cross_validated_log_likelihood, select_teacher,
+                                     standard_normal_log_density, variance_scale)
 from sklearn_diffgen.training import fit_regression, logdet_loss
 
 SCHED = SCHEDULES["paper"]
@@ -23,7 +23,7 @@ def test_teacher_density_is_kernel_density(budget):
     g = torch.Generator().manual_seed(0)
     data = torch.randn(300, 3, generator=g, dtype=torch.float64)
     x = 2 * torch.randn(40, 3, generator=g, dtype=torch.float64)
-    out = teacher_log_density(x, data, 0.2, budget_bytes=budget).numpy()
+    out = Teacher(data, 0.2).log_prob(x, budget_bytes=budget).numpy()
     d2 = ((x.numpy()[:, None] - data.numpy()[None]) ** 2).sum(-1)
     brute = logsumexp(-d2 / (2 * 0.04), axis=1) - math.log(300) - 1.5 * math.log(2 * math.pi * 0.04)
     np.testing.assert_allclose(out, brute, rtol=1e-12)
@@ -70,11 +70,11 @@ def test_logdet_targets_match_autograd_through_the_teacher_map():
     J = torch.stack([torch.autograd.grad(x[:, k].sum(), z, retain_graph=True)[0] for k in range(2)], dim=1)
     x, z = x.detach(), z.detach()
     autograd = torch.linalg.slogdet(J).logabsdet
-    closed = logdet_targets(z, x, data, h)
+    closed = Teacher(data, h).logdet_targets(z, x)
     np.testing.assert_allclose(closed.numpy(), autograd.numpy(), atol=2e-3)
     # and the package's solver reaches the same labels
-    ts = time_grid(SCHED, t_end, 61, "logsnr_end")
-    z2, labels = make_labels(data, 8, SCHED, ts, solver="dpmpp_3m", generator=torch.Generator().manual_seed(5))
+    z2, labels = make_labels(Teacher(data, h), 8, SCHED, 61, solver="dpmpp_3m",
+                             generator=torch.Generator().manual_seed(5))
     np.testing.assert_allclose(labels.numpy(), _rk4_map(z2, data, t_end).numpy(), atol=2e-3)
 
 
@@ -82,7 +82,7 @@ def test_logdet_targets_for_a_gaussian_are_the_linear_map():
     # one centre: T(z) = c + h z exactly, so the targets are d log h everywhere
     z = torch.randn(10, 3, dtype=torch.float64)
     c = torch.tensor([[1.0, -2.0, 0.5]], dtype=torch.float64)
-    out = logdet_targets(z, c + 0.3 * z, c, 0.3)
+    out = Teacher(c, 0.3).logdet_targets(z, c + 0.3 * z)
     np.testing.assert_allclose(out.numpy(), 3 * math.log(0.3), atol=1e-12)
     assert torch.allclose(standard_normal_log_density(torch.zeros(1, 3, dtype=torch.float64)),
                           torch.tensor([-1.5 * math.log(2 * math.pi)], dtype=torch.float64))
@@ -115,7 +115,7 @@ def test_cross_validated_log_likelihood_is_brute_force(correction):
         [[1.0, 0.5, 0.0], [0.0, 1.0, 0.3], [0.0, 0.0, 0.2]], dtype=torch.float64)
     hs = [0.1, 0.4, 3.0]
     out = cross_validated_log_likelihood(x, hs, variance_correction=correction, n_folds=4,
-                                         generator=torch.Generator().manual_seed(5))
+                                         generator=torch.Generator().manual_seed(5), budget_bytes=2000)
     perm = torch.randperm(61, generator=torch.Generator().manual_seed(5)).numpy()
     X = x.numpy()
     for i, h in enumerate(hs):
@@ -141,20 +141,68 @@ def test_variance_corrected_teacher_tends_to_the_gaussian_fit():
     x = (x - x.mean(0)) / x.std(0, unbiased=False)
     pts = torch.randn(50, 2, generator=g, dtype=torch.float64)
     want = standard_normal_log_density(pts)
-    errs = [float((teacher_log_density(pts, variance_scale(h) * x, variance_scale(h) * h) - want).abs().max())
-            for h in (2.0, 10.0, 50.0)]
+    errs = [float((Teacher(x, h, variance_scale(h)).log_prob(pts) - want).abs().max()) for h in (2.0, 10.0, 50.0)]
     assert errs[2] < 2e-3 and errs[1] < 0.05 and errs[0] > 5 * errs[1]
 
 
 def test_variance_corrected_logdet_targets_add_d_log_c():
     # the corrected map is c T: its log-determinant is that of T plus d log c, and the
-    # closed form with centres c x_n and bandwidth c h must say so
+    # teacher with scale c must say so
     g = torch.Generator().manual_seed(0)
     data = torch.randn(200, 3, generator=g, dtype=torch.float64)
     z = torch.randn(30, 3, generator=g, dtype=torch.float64)
     labels = data[:30] + 0.4 * torch.randn(30, 3, generator=g, dtype=torch.float64)
     h = 0.4
     c = variance_scale(h)
-    plain = logdet_targets(z, labels, data, h)
-    corrected = logdet_targets(z, c * labels, c * data, c * h)
+    plain = Teacher(data, h).logdet_targets(z, labels)
+    corrected = Teacher(data, h, c).logdet_targets(z, c * labels)
     torch.testing.assert_close(corrected, plain + 3 * math.log(c))
+
+
+def test_corrected_teacher_is_the_mixture_of_scaled_centres():
+    # q(u) = mean_n N(u; c x_n, c^2 h^2 I), brute force
+    g = torch.Generator().manual_seed(2)
+    data, u = torch.randn(40, 2, generator=g, dtype=torch.float64), torch.randn(7, 2, generator=g, dtype=torch.float64)
+    h, c = 0.6, variance_scale(0.6)
+    d2 = ((u.numpy()[:, None] - c * data.numpy()[None]) ** 2).sum(-1)
+    s2 = (c * h) ** 2
+    brute = logsumexp(-d2 / (2 * s2), axis=1) - math.log(40) - math.log(2 * math.pi * s2)
+    np.testing.assert_allclose(Teacher(data, h, c).log_prob(u).numpy(), brute, rtol=1e-12)
+    assert Teacher(data, h, c).width == pytest.approx(c * h)
+
+
+@pytest.mark.parametrize("whiten, correction", [("auto", "auto"), (False, "auto"), ("auto", False)])
+def test_select_teacher_picks_the_best_cross_validated_candidate(whiten, correction):
+    # brute force: score every candidate with cross_validated_log_likelihood on the same
+    # folds (whitened ones get log|det W|) and take the best
+    g = torch.Generator().manual_seed(3)
+    x = torch.randn(300, 2, generator=g, dtype=torch.float64) @ torch.tensor([[1.0, 0.9], [0.0, 0.4]],
+                                                                             dtype=torch.float64)
+    x = (x - x.mean(0)) / x.std(0, unbiased=False)
+    lam, V = torch.linalg.eigh(x.T @ x / 300)
+    W, logdet = (V / lam.sqrt()) @ V.T, float(-0.5 * lam.log().sum())
+    choice = select_teacher(x, 300, "auto", whiten, correction, whitening=(W, logdet), fold_seed=7)
+    grid = [*(300 ** (-1 / 6) * torch.logspace(-1.3, 0.3, 17, dtype=torch.float64)).tolist(), 2.5, 5.0, 10.0]
+    best = (-math.inf, None)
+    for w in ([False, True] if whiten == "auto" else [whiten]):
+        for c in ([False, True] if correction == "auto" else [correction]):
+            cv = cross_validated_log_likelihood(x @ W if w else x, grid, variance_correction=c,
+                                                generator=torch.Generator().manual_seed(7))
+            for h, v in zip(grid, cv.tolist()):
+                if v + (logdet if w else 0.0) > best[0]:
+                    best = (v + (logdet if w else 0.0), (h, w, c))
+    assert (choice.bandwidth, choice.whiten, choice.variance_correction) == best[1]
+    assert choice.score == pytest.approx(best[0], rel=1e-12)
+    if whiten == "auto":
+        assert choice.whiten  # strongly correlated columns: whitening wins
+
+
+def test_select_teacher_rescales_a_subset_bandwidth_and_passes_fixed_settings_through():
+    x = torch.randn(200, 2, generator=torch.Generator().manual_seed(4), dtype=torch.float64)
+    W = (torch.eye(2, dtype=torch.float64), 0.0)
+    sub = select_teacher(x, 200, "auto", False, False, whitening=W)
+    full = select_teacher(x, 20000, "auto", False, False, whitening=W)
+    assert full.bandwidth == pytest.approx(sub.bandwidth * (200 / 20000) ** (1 / 6))
+    fixed = select_teacher(x, 200, 0.3, True, False, whitening=W)
+    assert fixed[:3] == (0.3, True, False) and math.isnan(fixed.score)
+    assert select_teacher(x, 10**6, "scott", False, True, whitening=W).bandwidth == pytest.approx(0.1)

@@ -1,0 +1,115 @@
+"""Checks and resolvers that the package's estimators share: random states, sample counts, devices, atomic fits."""
+
+from __future__ import annotations
+
+import functools
+from numbers import Integral
+
+import numpy as np
+import torch
+from sklearn.utils import check_random_state
+
+__all__ = ["check_random_state_fresh", "torch_generator", "check_n_samples", "resolve_device",
+           "keep_state_on_error", "SEED_MAX"]
+
+#: Seeds drawn for torch generators and wrapped estimators lie in [0, SEED_MAX).
+SEED_MAX = np.iinfo(np.int32).max
+
+
+def check_random_state_fresh(random_state) -> np.random.RandomState:
+    """:func:`~sklearn.utils.check_random_state`, except that None draws fresh OS entropy.
+
+    scikit-learn's None uses (and advances) numpy's global RandomState; this leaves it alone.
+
+    Examples
+    --------
+    >>> state = np.random.get_state()[1].copy()
+    >>> _ = check_random_state_fresh(None).rand()
+    >>> bool((np.random.get_state()[1] == state).all())
+    True
+    """
+    if random_state is None:
+        return np.random.RandomState(np.random.default_rng().integers(2**32))
+    return check_random_state(random_state)
+
+
+def torch_generator(random_state) -> torch.Generator:
+    """A CPU torch generator seeded from ``random_state`` (see :func:`check_random_state_fresh`).
+
+    Examples
+    --------
+    >>> bool(torch.equal(torch.rand(2, generator=torch_generator(0)), torch.rand(2, generator=torch_generator(0))))
+    True
+    """
+    return torch.Generator().manual_seed(int(check_random_state_fresh(random_state).randint(SEED_MAX)))
+
+
+def check_n_samples(n_samples) -> int:
+    """``n_samples`` as an int, or a ValueError unless it is a positive integer (bools refused).
+
+    Examples
+    --------
+    >>> check_n_samples(3)
+    3
+    """
+    if isinstance(n_samples, bool) or not isinstance(n_samples, Integral) or n_samples < 1:
+        raise ValueError(f"n_samples must be a positive integer, got {n_samples!r}")
+    return int(n_samples)
+
+
+def resolve_device(device) -> torch.device:
+    """The torch device of a ``device`` parameter: ``"auto"`` is CUDA when available, else the CPU.
+
+    Examples
+    --------
+    >>> resolve_device("cpu")
+    device(type='cpu')
+    """
+    if isinstance(device, str) and device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(device)
+    except RuntimeError as exc:
+        raise ValueError(f"device={device!r} is not a valid torch device: {exc}") from None
+    if dev.type not in ("cpu", "cuda"):
+        raise ValueError(f"device={device!r}: only 'cpu' and 'cuda' devices are supported")
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device={device!r} was requested but CUDA is not available")
+    return dev
+
+
+def keep_state_on_error(fit):
+    """Decorate ``fit`` so that, when it raises (or is interrupted), the estimator is as it was.
+
+    The estimator's attributes are restored to those it had before the call: a fitted model
+    keeps its old fitted state, an unfitted one stays unfitted.
+
+    Examples
+    --------
+    >>> class Est:
+    ...     @keep_state_on_error
+    ...     def fit(self, fail):
+    ...         self.coef_ = 1
+    ...         if fail:
+    ...             raise ValueError("bad")
+    ...         return self
+    >>> est = Est()
+    >>> try:
+    ...     est.fit(fail=True)
+    ... except ValueError:
+    ...     pass
+    >>> hasattr(est, "coef_")
+    False
+    """
+
+    @functools.wraps(fit)
+    def wrapper(self, *args, **kwargs):
+        before = dict(vars(self))
+        try:
+            return fit(self, *args, **kwargs)
+        except BaseException:
+            vars(self).clear()
+            vars(self).update(before)
+            raise
+
+    return wrapper

@@ -2,8 +2,8 @@
 
 The ratio spreads from about 0.2 (multimodal toy sets) to 1.3 (Gaussian data), so no fixed
 multiple of Scott's factor serves: this is why ``bandwidth="auto"`` cross-validates the teacher
-KDE on the data at hand instead. Run ``python benchmarks/bandwidth_rule.py`` (about a minute on
-2 cores).
+KDE on the data at hand instead. Run ``python benchmarks/bandwidth_rule.py [--threads N]`` (about
+a minute on 2 cores); it prints its table and writes no page.
 """
 
 import numpy as np
@@ -13,6 +13,8 @@ from sklearn.decomposition import PCA
 from sklearn.model_selection import GridSearchCV
 from sklearn.neighbors import KernelDensity
 from sklearn.preprocessing import StandardScaler
+
+from report import make_parser, parse_args
 
 
 def datasets():
@@ -29,7 +31,8 @@ def datasets():
     yield "digits, PCA 10", PCA(10).fit_transform(load_digits().data)
 
 
-def main():
+def main(argv=None):
+    parse_args(make_parser(__doc__, quick=False, seed=False, out=False), argv)
     ratios = []
     print(f"{'data':22s} {'n':>5s} {'d':>3s} {'scott':>6s} {'cv best':>8s} {'ratio':>6s}")
     for name, X in datasets():

@@ -2,17 +2,18 @@
 
 For each data set every model gets the same split (``datasets.load_split``, standardised with
 the training split's ``StandardScaler``) and the same tuning budget: ``n_grid`` configurations,
-chosen on the validation split's mean log-likelihood. The models (``benchmarks/peers.py``):
+chosen on the validation split's mean log-likelihood. The models (``benchmarks/peers_sklearn.py``,
+``peers_flow.py``):
 
 * **ours (defaults)** -- ``DiffusionSupervisedGenerator(random_state=seed)``;
-* **ours (tuned)** -- ``peers.fit_ours_tuned``: bandwidth multipliers x network sizes, the
+* **ours (tuned)** -- ``peers_sklearn.fit_ours_tuned``: bandwidth multipliers x network sizes, the
   defaults being its first configuration (that fit is reused, and its time counted);
-* **authors' settings** -- ``peers.AUTHORS`` through our code (Euler, 500 steps, the authors'
+* **authors' settings** -- ``peers_sklearn.AUTHORS`` through our code (Euler, 500 steps, the authors'
   schedule, 1,000-point Monte Carlo score, 2 tanh layers of 64, full-batch Adam);
 * **KDE** -- ``KernelDensity``, bandwidth on a log grid; **GMM** -- ``GaussianMixture``
   (full covariance), ``n_components`` log-spaced in 1..64; **NSF** -- zuko's neural spline
   flow, ``n_grid`` architectures, Adam with early stopping on validation NLL, each fit bounded
-  by epochs and Adam steps.
+  by epochs and Adam steps; left out, and the page says so, when zuko does not import.
 
 Measured for each model and data set, in standardised units:
 
@@ -36,7 +37,7 @@ the best peer's per data set), ``quality_samples.png`` (2-D sets: samples agains
 best peer) and ``quality.csv`` (every raw row). Every row is published, losing ones included.
 
 Run: ``python benchmarks/quality.py [--quick] [--datasets a,b,...] [--seed 0] [--max-score N]
-[--n-grid K]``.
+[--n-grid K] [--threads N] [--out DIR]``.
 
 ``--quick``: moons, 8gaussians (3,000 rows each) and wine; ``n_grid`` 3; NSF fits of at most
 30 epochs and 300 Adam steps (patience 5); the authors' settings with 3,000 labels (full batch
@@ -60,9 +61,6 @@ breast_cancer: 45 to 55 minutes in all. ``--n-grid 3`` cuts about a fifth of it;
 
 from __future__ import annotations
 
-import argparse
-import csv
-import sys
 import time
 import warnings
 
@@ -74,11 +72,13 @@ import numpy as np  # noqa: E402
 from sklearn.exceptions import ConvergenceWarning  # noqa: E402
 from sklearn.preprocessing import StandardScaler  # noqa: E402
 
-import peers  # noqa: E402
-from report import DOC_DIR, page_header, print_table, rst_table, save_figure, write_page  # noqa: E402
+import peers_flow  # noqa: E402
+import peers_sklearn  # noqa: E402
+from report import (make_parser, page_header, parse_args, print_table, publish, rst_table,  # noqa: E402
+                    save_figure)
 from sklearn_diffgen import datasets, metrics  # noqa: E402
 
-#: Model names, in table order; the last three are the peers.
+#: Model names, in table order; the last three are the peers (NSF only where zuko imports).
 OURS_DEFAULT, OURS_TUNED, AUTHORS = "ours (defaults)", "ours (tuned)", "authors' settings"
 PEERS = ("KDE", "GMM", "NSF")
 MODELS = (OURS_DEFAULT, OURS_TUNED, AUTHORS) + PEERS
@@ -115,7 +115,7 @@ COLUMNS = ["model", "test loglik", "KL", "energy", "C2ST", "DCR ratio", "KS", "c
 
 # ------------------------------------------------------------------------------ fitting
 def _fit(name, fit, caught_counts):
-    """Call ``fit()``; return (model, seconds), counting the warnings it raised (not printing them)."""
+    """Call ``fit()``; return (its result, seconds), counting the warnings it raised (not printing them)."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         start = time.perf_counter()
@@ -139,25 +139,30 @@ def _chosen(name, model) -> str:
             f"({model.stopped_by_})")
 
 
-def fit_models(Xtr, Xva, cfg, n_grid, seed):
-    """Fit every model; return {name: model}, {name: fit seconds}, {name: ConvergenceWarnings}."""
-    models, fit_s, warned = {}, {}, {}
+def fit_models(Xtr, Xva, cfg, n_grid, seed, flow=True, ours=None):
+    """Fit every model (NSF with ``flow``; ours with the parameters ``ours`` on top); return
+    {name: model}, {name: fit seconds}, {name: ConvergenceWarnings} and {name: tuning} (the
+    candidates of each tuned model)."""
+    models, fit_s, warned, tuning, ours = {}, {}, {}, {}, ours or {}
     models[OURS_DEFAULT], fit_s[OURS_DEFAULT] = _fit(
-        OURS_DEFAULT, lambda: peers.fit_ours(Xtr, random_state=seed), warned)
-    models[OURS_TUNED], extra = _fit(OURS_TUNED, lambda: peers.fit_ours_tuned(
-        Xtr, Xva, n_grid, random_state=seed, max_val=cfg["max_score"], default=models[OURS_DEFAULT]), warned)
+        OURS_DEFAULT, lambda: peers_sklearn.fit_ours(Xtr, random_state=seed, **ours), warned)
+    (models[OURS_TUNED], tuning[OURS_TUNED]), extra = _fit(OURS_TUNED, lambda: peers_sklearn.fit_ours_tuned(
+        Xtr, Xva, n_grid, random_state=seed, max_val=cfg["max_score"], default=models[OURS_DEFAULT], **ours),
+        warned)
     fit_s[OURS_TUNED] = fit_s[OURS_DEFAULT] + extra
     warned[OURS_TUNED] += warned[OURS_DEFAULT]
+    authors = {**peers_sklearn.AUTHORS, **cfg["authors"], **ours}
     models[AUTHORS], fit_s[AUTHORS] = _fit(
-        AUTHORS, lambda: peers.fit_ours(Xtr, random_state=seed, **{**peers.AUTHORS, **cfg["authors"]}),
-        warned)
-    models["KDE"], fit_s["KDE"] = _fit("KDE", lambda: peers.fit_kde(Xtr, Xva, n_grid), warned)
-    models["GMM"], fit_s["GMM"] = _fit("GMM", lambda: peers.fit_gmm(Xtr, Xva, n_grid, random_state=seed),
-                                       warned)
-    max_steps = cfg["nsf_steps"][Xtr.shape[1] > WIDE]
-    models["NSF"], fit_s["NSF"] = _fit("NSF", lambda: peers.fit_nsf_tuned(
-        Xtr, Xva, n_grid, random_state=seed, max_steps=max_steps, **cfg["nsf"]), warned)
-    return models, fit_s, warned
+        AUTHORS, lambda: peers_sklearn.fit_ours(Xtr, random_state=seed, **authors), warned)
+    tuned = {"KDE": lambda: peers_sklearn.fit_kde_tuned(Xtr, Xva, n_grid),
+             "GMM": lambda: peers_sklearn.fit_gmm_tuned(Xtr, Xva, n_grid, random_state=seed)}
+    if flow:
+        max_steps = cfg["nsf_steps"][Xtr.shape[1] > WIDE]
+        tuned["NSF"] = lambda: peers_flow.fit_nsf_tuned(Xtr, Xva, n_grid, random_state=seed,
+                                                        max_steps=max_steps, **cfg["nsf"])
+    for name, fit in tuned.items():
+        (models[name], tuning[name]), fit_s[name] = _fit(name, fit, warned)
+    return models, fit_s, warned, tuning
 
 
 # ---------------------------------------------------------------------------- measuring
@@ -166,7 +171,7 @@ def measure(name, model, split, cfg, seed):
     Xtr, Xte, Xsc = split["train"], split["test"], split["scored"]
     row = {}
     start = time.perf_counter()
-    ll, bad = peers.score_counting(model, Xsc)
+    ll, bad = peers_sklearn.score_counting(model, Xsc)
     score_s = time.perf_counter() - start
     row["test loglik"] = float(np.mean(ll))
     row["unconverged"] = bad
@@ -204,15 +209,16 @@ def prepare(name, cfg, seed, max_score):
     return data, split
 
 
-def run_dataset(name, cfg, seed, max_score):
+def run_dataset(name, cfg, seed, max_score, flow=True, ours=None):
     data, split = prepare(name, cfg, seed, max_score)
     d = split["train"].shape[1]
     n_grid = cfg["n_grid"]
     start = time.perf_counter()
-    models, fit_s, warned = fit_models(split["train"], split["validation"], cfg, n_grid, seed)
+    models, fit_s, warned, tuning = fit_models(split["train"], split["validation"], cfg, n_grid, seed, flow,
+                                               ours)
     rows, samples = [], {}
     measured = {}
-    for model_name in MODELS:
+    for model_name in [m for m in MODELS if m in models]:
         model = models[model_name]
         if id(model) not in measured:  # the tuned model may be the defaults' fit itself
             measured[id(model)] = measure(model_name, model, split, cfg, seed)
@@ -220,7 +226,8 @@ def run_dataset(name, cfg, seed, max_score):
         rows.append(dict(dataset=name, model=model_name, **row, **{
             "fit s": fit_s[model_name], "fit warnings": warned[model_name],
             "chosen": _chosen(model_name, model),
-            "val unconverged": model.n_val_unconverged_ if model_name == OURS_TUNED else 0,
+            "val unconverged": sum(t["val_unconverged"] for t in tuning.get(model_name, [])
+                                   if "val_unconverged" in t),
             "n_train": split["train"].shape[0], "n_val": split["validation"].shape[0],
             "n_test": split["test"].shape[0], "n_scored": split["scored"].shape[0], "d": d,
             "n_grid": n_grid, "seed": seed}))
@@ -251,12 +258,17 @@ def headline(results):
     return lines, rows
 
 
+def models_run(results) -> list[str]:
+    """The names of :data:`MODELS` that were fitted (NSF is left out without zuko)."""
+    return [m for m in MODELS if m in results[0]["samples"]]
+
+
 def pivot(results, metric):
     """Models x data sets table of one metric (data sets without it are left out)."""
     names = [res["name"] for res in results
              if any(r.get(metric) is not None for r in res["rows"])]
     out = []
-    for model in MODELS:
+    for model in models_run(results):
         row = {"model": model}
         for res in results:
             if res["name"] in names:
@@ -265,11 +277,11 @@ def pivot(results, metric):
     return out, ["model"] + names
 
 
-def plot_samples(results, n_points=2000):
+def plot_samples(results, out, n_points=2000):
     twod = [res for res in results if res["split"]["train"].shape[1] == 2]
     if not twod:
         return ""
-    cols = ("data (train)",) + MODELS
+    cols = ["data (train)"] + models_run(results)
     fig, axes = plt.subplots(len(twod), len(cols), figsize=(2.1 * len(cols), 2.1 * len(twod)),
                              squeeze=False)
     for i, res in enumerate(twod):
@@ -291,10 +303,10 @@ def plot_samples(results, n_points=2000):
                 ax.set_ylabel(res["name"], fontsize=8)
     fig.tight_layout()
     return save_figure(fig, "quality_samples",
-                       alt="samples of each model (columns) against training data, 2-D sets (rows)")
+                       alt="samples of each model (columns) against training data, 2-D sets (rows)", out=out)
 
 
-def plot_marginals(results, n_cols=4):
+def plot_marginals(results, out, n_cols=4):
     real = [res for res in results if res["name"] in datasets.REAL_DATASETS]
     if not real:
         return ""
@@ -320,24 +332,10 @@ def plot_marginals(results, n_cols=4):
                 ax.legend(fontsize=6)
     fig.tight_layout()
     return save_figure(fig, "quality_marginals",
-                       alt="histograms of the first four columns: data, ours (tuned), best peer")
+                       alt="histograms of the first four columns: data, ours (tuned), best peer", out=out)
 
 
-def write_csv(results):
-    rows = [r for res in results for r in res["rows"]]
-    keys = ["dataset"]
-    for r in rows:  # union of the keys in order of appearance (KL only where a set has it)
-        keys += [k for k in r if k not in keys]
-    DOC_DIR.mkdir(parents=True, exist_ok=True)
-    path = DOC_DIR / "quality.csv"
-    with open(path, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=keys)
-        writer.writeheader()
-        writer.writerows(rows)
-    return path
-
-
-def settings_text(cfg, args, mode):
+def settings_text(cfg, args, mode, no_flow=None):
     nsf = cfg["nsf"]
     lines = [
         f"Mode: **{mode}**. Seed {args.seed}. Every model gets the same split (80/10/10, "
@@ -351,18 +349,18 @@ def settings_text(cfg, args, mode):
         f"samples: {N_SAMPLE} per model; energy distance and C2ST on at most "
         f"{cfg['metric_rows']} rows of each sample, against the test split (small on wine and "
         "breast_cancer: 18 and 57 rows, so their sample metrics are noisy).",
-        "* ours (tuned): " + ", ".join(f"x{m:g} {h}" for m, h in peers.ours_grid(cfg["n_grid"]))
+        "* ours (tuned): " + ", ".join(f"x{m:g} {h}" for m, h in peers_sklearn.ours_grid(cfg["n_grid"]))
         + " (bandwidth multiplier of the ``auto`` bandwidth, hidden layers).",
         "* authors' settings: ``" + ", ".join(f"{k}={v!r}" for k, v in
-                                              {**peers.AUTHORS, **cfg["authors"]}.items()) + "``.",
+                                              {**peers_sklearn.AUTHORS, **cfg["authors"]}.items()) + "``.",
         "* KDE: bandwidth log-spaced in Scott's factor x [0.05, 2]; GMM: full covariance, "
         "n_components log-spaced in 1..min(64, n_train / 10), e.g. "
-        + str(peers.gmm_grid(cfg["n_grid"], 8000)) + " for 8,000 training rows; k-means "
+        + str(peers_sklearn.gmm_grid(cfg["n_grid"], 8000)) + " for 8,000 training rows; k-means "
         "initialisation, at most 100 EM iterations.",
-        "* NSF (zuko): " + "; ".join(
+        f"* NSF (zuko): left out, {no_flow}." if no_flow else "* NSF (zuko): " + "; ".join(
             f"{c['transforms']} transforms, hidden {c['hidden_features']}, "
             f"lr {c.get('learning_rate', 1e-3):g}"
-            for c in peers.nsf_grid(cfg["n_grid"]))
+            for c in peers_flow.nsf_grid(cfg["n_grid"]))
         + f"; 8 bins, batch 256, Adam, early stopping after {nsf['patience']} epochs without a "
         f"lower validation NLL, at most {nsf['max_epochs']} epochs and {cfg['nsf_steps'][0]} Adam "
         f"steps per fit ({cfg['nsf_steps'][1]} above {WIDE} columns), ended after the epoch that "
@@ -395,43 +393,45 @@ def reductions():
            ("NSF: most epochs per fit", q["nsf"]["max_epochs"], f["nsf"]["max_epochs"]),
            ("NSF: early-stopping patience (epochs)", q["nsf"]["patience"], f["nsf"]["patience"]),
            ("NSF: most Adam steps per fit", q["nsf_steps"][0], f["nsf_steps"][0])]
-    out += [(f"authors' settings: ``{k}``", v, f["authors"].get(k, peers.AUTHORS[k]))
+    out += [(f"authors' settings: ``{k}``", v, f["authors"].get(k, peers_sklearn.AUTHORS[k]))
             for k, v in q["authors"].items()]
     return out
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--quick", action="store_true", help="the short run (2.5 to 4 minutes)")
+    parser = make_parser(__doc__)
     parser.add_argument("--datasets", default=None, help="comma-separated data set names")
-    parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--max-score", type=int, default=None,
                         help="test (and validation) rows scored per model (1000; 300 with --quick)")
     parser.add_argument("--n-grid", type=int, default=None,
                         help="configurations tried per tuned model (4; 3 with --quick)")
-    args = parser.parse_args(argv)
+    args = parse_args(parser, argv)
     cfg = dict(QUICK if args.quick else FULL)
     names = args.datasets.split(",") if args.datasets else list(cfg["datasets"])
     args.max_score = args.max_score or cfg["max_score"]
     cfg["n_grid"] = args.n_grid or cfg["n_grid"]
     cfg["max_score"] = args.max_score
     mode = "quick" if args.quick else "full"
+    no_flow = peers_flow.zuko_missing()
+    if no_flow:
+        print(f"[quality] NSF left out: {no_flow}", flush=True)
 
     start = time.perf_counter()
     results = []
     for name in names:
         print(f"[quality] {name} ...", flush=True)
-        res = run_dataset(name, cfg, args.seed, args.max_score)
+        res = run_dataset(name, cfg, args.seed, args.max_score, flow=not no_flow, ours=args.ours_params)
         results.append(res)
         print_table(res["rows"], COLUMNS, title=f"{name} (n_train {res['rows'][0]['n_train']}, "
                     f"d {res['rows'][0]['d']}, {res['seconds']:.0f} s)")
     elapsed = time.perf_counter() - start
 
-    command = "python benchmarks/quality.py " + " ".join(sys.argv[1:] if argv is None else argv)
-    parts = [page_header("Quality against peers", command.strip(), elapsed), settings_text(cfg, args, mode)]
+    parts = [page_header("Quality against peers", args.command, elapsed),
+             settings_text(cfg, args, mode, no_flow)]
     lines, head_rows = headline(results)
     parts += ["Headline", "--------", "",
-              "Our tuned estimator's test log-likelihood minus the best peer's (KDE, GMM, NSF):", "",
+              "Our tuned estimator's test log-likelihood minus the best peer's (" + ", ".join(
+                  m for m in PEERS if m in models_run(results)) + "):", "",
               *lines, "", rst_table(head_rows)]
     print_table(head_rows, title="headline: ours (tuned) - best peer, test log-likelihood")
     groups = [("log-likelihood", "test loglik",
@@ -455,16 +455,14 @@ def main(argv=None):
         title = (f"{res['name']} ({r0['n_train']} train / {r0['n_val']} validation / "
                  f"{r0['n_test']} test rows, d = {r0['d']})")
         parts += [title, "~" * len(title), "", rst_table(res["rows"], COLUMNS)]
-    figures = [plot_samples(results), plot_marginals(results)]
+    figures = [plot_samples(results, args.out), plot_marginals(results, args.out)]
     if any(figures):
         parts += ["Figures", "-------", "", *[f for f in figures if f]]
     bad = [f"{r['dataset']} / {r['model']}: {r['non-finite samples']}" for res in results
            for r in res["rows"] if r["non-finite samples"]]
     if bad:
         parts += ["Non-finite samples (dropped before the sample metrics): " + "; ".join(bad) + ".", ""]
-    path = write_page("quality", "\n".join(parts))
-    csv_path = write_csv(results)
-    print(f"\nwrote {path} and {csv_path} in {elapsed:.0f} s")
+    publish("quality", "\n".join(parts), [r for res in results for r in res["rows"]], elapsed, args.out)
 
 
 if __name__ == "__main__":

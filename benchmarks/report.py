@@ -1,20 +1,26 @@
-"""Shared helpers of the benchmark scripts: machine description, rst pages and tables, timing, peak memory.
+"""Shared helpers of the benchmark scripts: command line, machine, rst pages and tables, timing, peak memory.
 
 The scripts run as ``python benchmarks/<name>.py``, so ``benchmarks/`` is on ``sys.path`` and they
-import this module as ``from report import ...``. Every results page is written to
-:data:`DOC_DIR` (``doc/benchmarks/<name>.rst``), starts with :func:`page_header` (title, command,
-machine, date, runtime), holds tables made by :func:`rst_table` and figures saved by
-:func:`save_figure`; the same tables go to stdout through :func:`print_table`, and the raw rows
-to ``doc/benchmarks/<name>.csv`` through :func:`write_csv`.
+import this module as ``from report import ...``. Each ``main`` builds its parser with
+:func:`make_parser` (the shared ``--quick``, ``--smoke``, ``--seed``, ``--threads`` and ``--out``
+flags) and reads it with :func:`parse_args`, which applies ``--threads`` and records the command
+line.
+Every results page goes to ``--out`` (:data:`DOC_DIR`, ``doc/benchmarks/<name>.rst``, by
+default), starts with :func:`page_header` (title, command, machine, date, runtime), holds tables
+made by :func:`rst_table` and figures saved by :func:`save_figure`, and is written with its raw
+rows (``<name>.csv``) by :func:`publish`; the same tables go to stdout through
+:func:`print_table`.
 """
 
 from __future__ import annotations
 
+import argparse
 import csv
 import datetime
 import json
 import os
 import platform
+import shlex
 import statistics
 import subprocess
 import sys
@@ -24,14 +30,22 @@ from pathlib import Path
 
 __all__ = [
     "DOC_DIR",
+    "SMOKE_PARAMS",
+    "make_parser",
+    "parse_args",
+    "limit_threads",
     "machine_info",
     "machine_line",
     "page_header",
     "rst_table",
     "text_table",
     "print_table",
+    "section",
+    "docstring_body",
+    "grouped_tables",
     "write_page",
     "write_csv",
+    "publish",
     "save_figure",
     "median_time",
     "run_fresh",
@@ -41,6 +55,96 @@ __all__ = [
 #: Where the results pages and their figures go (included by the sphinx docs).
 DOC_DIR = Path(__file__).resolve().parents[1] / "doc" / "benchmarks"
 _BENCH_DIR = Path(__file__).resolve().parent
+#: Parameters that every fit of our estimator takes under ``--smoke`` (``args.ours_params``): few
+#: labels and epochs, so that each script runs in a minute or two and tests its code, not the model.
+SMOKE_PARAMS = {"n_labels": 2000, "max_iter": 20}
+
+
+# -------------------------------------------------------------------- command line
+def make_parser(doc: str, *, quick: bool = True, seed: bool = True, threads: bool = True,
+                out: bool = True) -> argparse.ArgumentParser:
+    """The parser of a benchmark script, holding the flags that the scripts share.
+
+    Parameters
+    ----------
+    doc : str
+        The script's docstring; its first line describes the script in ``--help``.
+    quick, seed, threads, out : bool
+        Whether to add ``--quick`` (the script's short run) and ``--smoke`` (the quick run with
+        :data:`SMOKE_PARAMS` for our estimator, to test the script; its numbers mean nothing,
+        so it needs an ``--out`` other than :data:`DOC_DIR`), ``--seed`` (int, default 0),
+        ``--threads`` (int or None: the thread count of torch and of the BLAS/OpenMP pools,
+        applied by :func:`parse_args`) and ``--out`` (the folder of the page, its csv and
+        figures; default :data:`DOC_DIR`).
+
+    Returns
+    -------
+    parser : argparse.ArgumentParser
+        Add the script's own flags, then read it with :func:`parse_args`.
+
+    Examples
+    --------
+    >>> args = make_parser("Demo.", seed=False, out=False).parse_args(["--quick", "--threads", "1"])
+    >>> args.quick, args.threads
+    (True, 1)
+    """
+    parser = argparse.ArgumentParser(description=doc.strip().split("\n")[0])
+    if quick:
+        parser.add_argument("--quick", action="store_true",
+                            help="the short run (the script's docstring says what it cuts)")
+        parser.add_argument("--smoke", action="store_true",
+                            help=f"--quick, and our estimator with {SMOKE_PARAMS}: a test of the script "
+                                 "(needs --out)")
+    if seed:
+        parser.add_argument("--seed", type=int, default=0, help="seed of the data and the models")
+    if threads:
+        parser.add_argument("--threads", type=int, default=None,
+                            help="threads of torch and of the BLAS/OpenMP pools, for every model alike "
+                                 "(default: the libraries' defaults); on a machine shared with other "
+                                 "jobs, 1 avoids oversubscription")
+    if out:
+        parser.add_argument("--out", type=Path, default=DOC_DIR,
+                            help="folder for the page, its csv and its figures (default: doc/benchmarks)")
+    return parser
+
+
+def parse_args(parser: argparse.ArgumentParser, argv=None) -> argparse.Namespace:
+    """Parse ``argv`` (default ``sys.argv[1:]``), apply ``--threads`` and record the command.
+
+    ``args.command`` is the command line as a shell would take it,
+    ``python benchmarks/<script> <arguments>``, for the page header. ``args.ours_params`` holds
+    the parameters that every fit of our estimator takes on top of its own: :data:`SMOKE_PARAMS`
+    under ``--smoke`` (which also sets ``args.quick``), else none.
+    """
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = parser.parse_args(argv)
+    smoke = getattr(args, "smoke", False)
+    if smoke and Path(getattr(args, "out", DOC_DIR)).resolve() == DOC_DIR:
+        parser.error(f"--smoke pages are tests, not results: give --out (a folder other than {DOC_DIR})")
+    if smoke:
+        args.quick = True
+    args.ours_params = dict(SMOKE_PARAMS) if smoke else {}
+    limit_threads(getattr(args, "threads", None))
+    args.command = shlex.join(["python", f"benchmarks/{parser.prog}", *argv])
+    return args
+
+
+def limit_threads(threads: int | None, *, with_torch: bool = True) -> None:
+    """Limit this process's BLAS/OpenMP pools (and torch's, ``with_torch``) to ``threads``.
+
+    None or 0 leaves the libraries' defaults. On a machine shared with other jobs one thread
+    avoids oversubscription: with one thread per core, torch's training ran about 20 times
+    slower there, and the peers' BLAS threads suffer likewise.
+    """
+    if not threads:
+        return
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(threads)
+    if with_torch:
+        import torch
+
+        torch.set_num_threads(threads)
 
 
 # ------------------------------------------------------------------------- machine
@@ -71,7 +175,7 @@ def machine_info() -> dict:
     info : dict
         ``cpu`` (model name), ``cores`` (CPUs this process may run on), ``ram_gib``,
         ``python``, ``torch``, ``numpy``, ``sklearn`` (versions), ``torch_threads``
-        (``torch.get_num_threads()``, left at torch's default by every script) and ``gpu``
+        (``torch.get_num_threads()``: torch's default unless ``--threads`` set it) and ``gpu``
         (the CUDA device name, or ``"none"``).
     """
     import numpy
@@ -216,22 +320,34 @@ def print_table(rows: list[dict], columns: list[str] | None = None, floatfmt: st
     print(text_table(rows, columns, floatfmt), flush=True)
 
 
-def write_page(name: str, text: str) -> Path:
-    """Write ``text`` to ``DOC_DIR/<name>.rst`` (creating the folder) and return the path."""
-    DOC_DIR.mkdir(parents=True, exist_ok=True)
-    path = DOC_DIR / f"{name}.rst"
+def section(title: str, underline: str = "-") -> str:
+    """An rst section title: ``title``, underlined to its length, and a blank line."""
+    return f"{title}\n{underline * len(str(title))}\n\n"
+
+
+def docstring_body(doc: str) -> str:
+    """A script's docstring less its title line and from its ``Run:`` paragraph on: the page's intro."""
+    return doc.split("\n\n", 1)[1].split("\nRun:")[0]
+
+
+def write_page(name: str, text: str, out: Path = DOC_DIR) -> Path:
+    """Write ``text`` to ``out/<name>.rst`` (creating the folder) and return the path."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / f"{name}.rst"
     path.write_text(text if text.endswith("\n") else text + "\n")
     return path
 
 
-def write_csv(name: str, rows: list[dict], columns: list[str] | None = None) -> Path:
-    """Write the raw rows to ``DOC_DIR/<name>.csv`` (full precision; empty cells for None).
+def write_csv(name: str, rows: list[dict], columns: list[str] | None = None, out: Path = DOC_DIR) -> Path:
+    """Write the raw rows to ``out/<name>.csv`` (full precision; empty cells for None).
 
     ``columns`` defaults to the keys of the rows in order of first appearance, so rows of
     several tables can share one file (give them a column saying which table they are from).
     """
-    DOC_DIR.mkdir(parents=True, exist_ok=True)
-    path = DOC_DIR / f"{name}.csv"
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / f"{name}.csv"
     with path.open("w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=_columns(rows, columns), restval="", extrasaction="ignore")
         writer.writeheader()
@@ -246,20 +362,20 @@ def grouped_tables(rows: list[dict], key: str, columns: list[str], floatfmt: str
     for group in dict.fromkeys(r[key] for r in rows):
         sub = [r for r in rows if r[key] == group]
         cols = [c for c in columns if any(c in r for r in sub)]
-        text += f"{group}\n{'-' * len(str(group))}\n\n{rst_table(sub, cols, floatfmt)}\n\n"
+        text += f"{section(group)}{rst_table(sub, cols, floatfmt)}\n\n"
     return text
 
 
-def publish(name: str, page: str, rows: list[dict], elapsed_s: float) -> Path:
-    """Write the page and the raw rows (``<name>.rst`` and ``<name>.csv``) and say so."""
-    path = write_page(name, page)
-    write_csv(name, rows)
-    print(f"\nwrote {path} in {elapsed_s:.0f} s", flush=True)
+def publish(name: str, page: str, rows: list[dict], elapsed_s: float, out: Path = DOC_DIR) -> Path:
+    """Write the page and the raw rows (``out/<name>.rst`` and ``out/<name>.csv``) and say so."""
+    path = write_page(name, page, out)
+    write_csv(name, rows, out=out)
+    print(f"\nwrote {path} and {name}.csv in {elapsed_s:.0f} s", flush=True)
     return path
 
 
-def save_figure(fig, name: str, alt: str | None = None) -> str:
-    """Save a matplotlib figure as ``DOC_DIR/<name>.png``, close it, and return its rst directive.
+def save_figure(fig, name: str, alt: str | None = None, out: Path = DOC_DIR) -> str:
+    """Save a matplotlib figure as ``out/<name>.png``, close it, and return its rst directive.
 
     Returns
     -------
@@ -268,8 +384,9 @@ def save_figure(fig, name: str, alt: str | None = None) -> str:
     """
     import matplotlib.pyplot as plt
 
-    DOC_DIR.mkdir(parents=True, exist_ok=True)
-    fig.savefig(DOC_DIR / f"{name}.png", dpi=110, bbox_inches="tight")
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out / f"{name}.png", dpi=110, bbox_inches="tight")
     plt.close(fig)
     return f".. image:: {name}.png\n   :alt: {alt or name}\n\n"
 
@@ -334,8 +451,8 @@ def run_fresh(code: str, *, setup: str = "", result: str | None = None,
               timeout: float | None = None) -> dict:
     """Run ``setup`` then ``code`` in a fresh Python subprocess and report its peak memory.
 
-    The child runs with ``python -c``, ``benchmarks/`` on its path (so ``from peers import
-    ...`` works) and torch's default thread count, and reports its own peak resident size
+    The child runs with ``python -c``, ``benchmarks/`` on its path (so ``from peers_sklearn
+    import ...`` works) and torch's default thread count, and reports its own peak resident size
     after ``setup`` and after ``code``: ``VmHWM`` from ``/proc/self/status`` on Linux,
     ``ru_maxrss`` of ``RUSAGE_SELF`` elsewhere. A fresh process per job keeps one job's
     high-water mark from hiding the next one's. ``getrusage`` figures are avoided on Linux:

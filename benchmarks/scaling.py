@@ -20,8 +20,8 @@ n_samples or n_steps.
 Run: ``python benchmarks/scaling.py --quick`` (3 values per factor, 1 fit each, 5 epochs):
 36 s measured on 2 cores with ``--threads 1`` while other jobs shared the machine; or
 ``python benchmarks/scaling.py`` (full mode: 6 + 4 + 4 + 4 configurations, 3 fits each, 20
-epochs): about 6 minutes on 2 cores, estimated from the quick run. Writes
-``doc/benchmarks/scaling.rst``, ``scaling.png`` and ``scaling.csv``.
+epochs): about 6 minutes on 2 cores, estimated from the quick run. Writes ``scaling.rst``,
+``scaling.png`` and ``scaling.csv`` to ``--out`` (``doc/benchmarks`` by default).
 
 On a machine shared with other jobs, pass ``--threads 1``: with torch's default of one thread
 per core, training there was up to 20 times slower and erratic (OpenMP threads waiting on each
@@ -30,14 +30,14 @@ other), which makes the training slopes meaningless.
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 import warnings
 
 import numpy as np
 
-from report import page_header, print_table, rst_table, save_figure, write_csv, write_page
+from report import (docstring_body, make_parser, page_header, parse_args, print_table, publish, rst_table,
+                    save_figure, section)
 from sklearn_diffgen import DiffusionSupervisedGenerator
 from sklearn_diffgen.datasets import make_correlated_gaussian
 
@@ -137,47 +137,30 @@ def plot(rows, fitted):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--quick", action="store_true", help="the short run (about 2 minutes)")
-    parser.add_argument("--seed", type=int, default=0)
+    parser = make_parser(__doc__)
     parser.add_argument("--repeats", type=int, default=None, help="fits per configuration (3; 1 with --quick)")
-    parser.add_argument("--threads", type=int, default=None,
-                        help="threads of torch and of the BLAS/OpenMP pools (default: the "
-                             "libraries' defaults); on a machine shared with other jobs, 1 avoids "
-                             "oversubscription")
-    args = parser.parse_args(argv)
-    if args.threads:  # this script's process only
-        import torch
-        from threadpoolctl import threadpool_limits
-
-        threadpool_limits(args.threads)
-        torch.set_num_threads(args.threads)
+    args = parse_args(parser, argv)
     repeats = args.repeats or (1 if args.quick else 3)
     epochs = 5 if args.quick else 20
     start = time.perf_counter()
     rows = measure(QUICK_FACTORS if args.quick else FACTORS, repeats, epochs, args.seed)
     fitted = slopes(rows)
     figure = save_figure(plot(rows, fitted), "scaling",
-                         alt="fit seconds against each factor, log-log, with fitted slopes")
+                         alt="fit seconds against each factor, log-log, with fitted slopes", out=args.out)
     elapsed = time.perf_counter() - start
 
-    command = "python benchmarks/scaling.py" + (" --quick" if args.quick else "") + (
-        f" --seed {args.seed}" if args.seed else "") + (f" --repeats {args.repeats}" if args.repeats else "") + (
-        f" --threads {args.threads}" if args.threads else "")
-    intro = __doc__.split("\n\n", 1)[1].split("\nRun:")[0]
+    intro = docstring_body(__doc__)
     cost_text = (f"Seconds (median of {repeats} fit{'s' if repeats > 1 else ''}; {epochs} epochs for "
                  "each network); ``fit / base`` is the total against the base configuration.")
     slope_text = ("Least-squares slopes of log seconds against log value over each sweep "
                   "(training: generator and inverse together).")
     print_table(rows, floatfmt="{:.3g}", title="Fit cost")
     print_table(fitted, floatfmt="{:.2f}", title="Fitted slopes")
-    page = (page_header("Scaling of the fit", command, elapsed) + intro + "\n\n"
-            + "Fit cost\n--------\n\n" + cost_text + "\n\n" + rst_table(rows, floatfmt="{:.3g}") + "\n"
-            + "Slopes\n------\n\n" + slope_text + "\n\n" + rst_table(fitted, floatfmt="{:.2f}") + "\n"
+    page = (page_header("Scaling of the fit", args.command, elapsed) + intro + "\n\n"
+            + section("Fit cost") + cost_text + "\n\n" + rst_table(rows, floatfmt="{:.3g}") + "\n"
+            + section("Slopes") + slope_text + "\n\n" + rst_table(fitted, floatfmt="{:.2f}") + "\n"
             + figure)
-    path = write_page("scaling", page)
-    write_csv("scaling", rows)
-    print(f"\nwrote {path} in {elapsed:.0f} s")
+    publish("scaling", page, rows, elapsed, args.out)
 
 
 if __name__ == "__main__":

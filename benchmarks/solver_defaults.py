@@ -10,7 +10,7 @@ standard error and its range, and the labelling seconds (``fit_times_["labelling
 defaults are the fastest setting whose difference is within the seed-to-seed noise.
 
 Run: ``python benchmarks/solver_defaults.py [--datasets a,b] [--seeds 0,1] [--settings
-"dpmpp_2m/20;dpmpp_3m/11"] [--page solver_defaults] [--threads N]``, settings separated by
+"dpmpp_2m/20;dpmpp_3m/11"] [--page solver_defaults] [--threads N] [--out DIR]``, settings separated by
 semicolons, e.g. ``--settings "n_iter_no_change=10,max_iter=200;n_iter_no_change=30,max_iter=400"
 --page training_defaults``; ``--from-csv FILE`` re-renders the page from raw rows saved by an
 earlier run (columns dataset, seed, setting or solver and n_steps, test_ll, label_s, fit_s).
@@ -18,10 +18,8 @@ earlier run (columns dataset, seed, setting or solver and n_steps, test_ll, labe
 
 from __future__ import annotations
 
-import argparse
 import ast
 import csv
-import shlex
 import sys
 import time
 import warnings
@@ -29,7 +27,7 @@ import warnings
 import numpy as np
 from sklearn.preprocessing import StandardScaler
 
-from report import page_header, publish, rst_table
+from report import docstring_body, make_parser, page_header, parse_args, publish, rst_table, section
 from sklearn_diffgen import DiffusionSupervisedGenerator
 from sklearn_diffgen.datasets import load_split
 
@@ -106,21 +104,16 @@ def summarise(rows: list[dict]) -> tuple[list[dict], list[dict]]:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = make_parser(__doc__, quick=False, seed=False)  # --seeds, --n-samples and --max-test size the run
     parser.add_argument("--datasets", default=DATASETS)
     parser.add_argument("--seeds", default="0,1")
     parser.add_argument("--settings", default=SETTINGS)
-    parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--from-csv", default=None)
     parser.add_argument("--note", default="", help="a line about the rows read by --from-csv")
     parser.add_argument("--n-samples", type=int, default=4000, help="rows of each synthetic set")
     parser.add_argument("--max-test", type=int, default=500, help="test rows scored")
     parser.add_argument("--page", default="solver_defaults", help="name of the page and csv written")
-    args = parser.parse_args(argv)
-    if args.threads:
-        import torch
-
-        torch.set_num_threads(args.threads)
+    args = parse_args(parser, argv)
     start = time.perf_counter()
     if args.from_csv:
         with open(args.from_csv, newline="") as f:
@@ -130,17 +123,16 @@ def main(argv=None) -> int:
                        args.settings.split(";"), args.n_samples, args.max_test)
     elapsed = time.perf_counter() - start
     means, diffs = summarise(rows)
-    command = "python benchmarks/solver_defaults.py " + shlex.join(argv if argv is not None else sys.argv[1:])
     title = args.page.replace("_", " ").capitalize()
-    page = page_header(title, command.strip(), None if args.from_csv else elapsed)
-    page += __doc__.split("\n\n", 1)[1].split("\nRun:")[0] + "\n\n"
+    page = page_header(title, args.command, None if args.from_csv else elapsed)
+    page += docstring_body(__doc__) + "\n\n"
     if args.from_csv:
         page += f"Rows read from ``{args.from_csv}`` (the machine line above is the re-rendering one). {args.note}\n\n"
-    page += "Mean test log-likelihood (nats, standardised units)\n" + "-" * 51 + "\n\n"
+    page += section("Mean test log-likelihood (nats, standardised units)")
     page += rst_table(means, floatfmt="{:.4f}") + "\n\n"
-    page += "Same-seed difference against the first setting (all sets but wine)\n" + "-" * 66 + "\n\n"
+    page += section("Same-seed difference against the first setting (all sets but wine)")
     page += rst_table(diffs, floatfmt="{:.4g}") + "\n"
-    publish(args.page, page, rows, elapsed)
+    publish(args.page, page, rows, elapsed, args.out)
     return 0
 
 

@@ -10,10 +10,11 @@ Four measurements, each reported next to the peers timed in the same run and as 
    Every fit runs in a fresh Python process, which also gives its **peak memory** (4).
 2. **Sampling throughput** (rows/s, 10,000 and 100,000 rows) of the fitted two-moons models:
    ours, ``GaussianMixture.sample``, ``KernelDensity.sample``, NSF, and the *teacher sampler*:
-   the same training-free score and ODE run at sample time (``make_labels`` with the fitted
-   estimator's bandwidth, schedule, time grid, solver and steps), i.e. the diffusion model
-   that the one-step generator replaces; also the authors' teacher (Euler, 500 steps,
-   1,000-point Monte Carlo score).
+   the same training-free score and ODE run at sample time (``make_labels`` on the fitted
+   estimator's ``teacher_``, with its schedule, solver and steps, mapped back to data units by
+   its ``preprocessing_``, so whitening and the variance correction apply as in ``fit``), i.e.
+   the diffusion model that the one-step generator replaces; also the authors' teacher
+   (Euler, 500 steps, 1,000-point Monte Carlo score).
 3. **score_samples throughput** (rows/s) against ``KernelDensity.score_samples`` as the
    training set grows (N = 1e3, 1e4, 1e5, a correlated 5-D Gaussian). Ours is fitted there
    with small settings (2,000 labels, 20 epochs, Monte Carlo score over 1,000 points):
@@ -25,7 +26,8 @@ Four measurements, each reported next to the peers timed in the same run and as 
 Fit times are medians over ``--repeats`` fits (seeds ``seed .. seed+repeats-1`` for ours).
 Sampling and scoring make one warm-up call, then take the median of 3 calls, or the warm-up's
 time when that call took 2 s or more. Every library runs with its default thread count unless
-``--threads`` is given, which then applies to every model alike.
+``--threads`` is given, which then applies to every model alike. Without zuko the NSF rows
+are left out, and the page says so.
 
 Run: ``python benchmarks/speed.py --quick`` (1 fit per model, wine as the only real set, NSF
 training capped at 15 s, teachers timed on fewer rows): 139 s measured on 2 cores with
@@ -41,7 +43,6 @@ and the peers' BLAS threads suffer likewise, which distorts every ratio.
 
 from __future__ import annotations
 
-import argparse
 import pickle
 import sys
 import tempfile
@@ -55,12 +56,15 @@ from sklearn import get_config
 from sklearn.neighbors import KernelDensity
 from sklearn.preprocessing import StandardScaler
 
-from report import median_time, page_header, print_table, rst_table, run_fresh, write_csv, write_page
+from peers_flow import zuko_missing
+from peers_sklearn import gmm_grid, score_counting
+from report import (docstring_body, make_parser, median_time, page_header, parse_args, print_table, publish,
+                    rst_table, run_fresh, section)
 from sklearn_diffgen import DiffusionSupervisedGenerator
 from sklearn_diffgen.datasets import load_split, make_correlated_gaussian
 from sklearn_diffgen.labeling import make_labels
-from sklearn_diffgen.schedules import SCHEDULES, time_grid
-from sklearn_diffgen.solvers import SOLVERS
+from sklearn_diffgen.schedules import SCHEDULES
+from sklearn_diffgen.teacher import Teacher, variance_scale
 
 #: Rows of each data set passed to load_split (80 % of them train). None: the whole set.
 DATASETS = {"moons": 2500, "wine": None, "diamonds": 10000}
@@ -91,11 +95,11 @@ IMPORTS = {
                      "from sklearn.neighbors import KernelDensity",
     "GaussianMixture": "from sklearn.model_selection import GridSearchCV, KFold\n"
                        "from sklearn.mixture import GaussianMixture",
-    "NSF": "import peers, zuko",
+    "NSF": "import peers_flow, zuko",
 }
 FITS = {
     "ours": """
-model = DiffusionSupervisedGenerator(random_state={seed}).fit(Xtr)
+model = DiffusionSupervisedGenerator(random_state={seed}, **{ours!r}).fit(Xtr)
 parts = dict(model.fit_times_, epochs=model.n_iter_)
 """,
     "KernelDensity": """
@@ -110,7 +114,7 @@ est = GaussianMixture(covariance_type="full", random_state={seed})
 model = GridSearchCV(est, grid, cv=cv).fit(Xtr).best_estimator_
 """,
     "NSF": """
-model = peers.NSF(random_state={seed}, max_seconds={nsf_seconds!r}).fit(Xtr, Xva)
+model = peers_flow.NSF(random_state={seed}, max_seconds={nsf_seconds!r}).fit(Xtr, Xva)
 parts = dict(epochs=model.n_epochs_)
 """,
 }
@@ -122,25 +126,18 @@ FIT_LABELS = {
 }
 
 
-def gmm_grid(n_train: int) -> list[int]:
-    """6 component counts log-spaced in 1..64, at least 10 rows per component in a CV fold
-    (as ``peers.gmm_grid``, which imports torch; the GMM fit process should not)."""
-    top = max(1, min(64, int(0.8 * n_train) // 10))
-    return sorted({int(k) for k in np.round(np.geomspace(1, top, 6))})
-
-
-def fit_fresh(model: str, data_path: Path, seed: int, path: Path, nsf_seconds=None, threads=None) -> dict:
+def fit_fresh(model: str, data_path: Path, seed: int, path: Path, nsf_seconds=None, threads=None,
+              ours=None) -> dict:
     """Fit one model in a fresh process; return its fit seconds, parts and peak memory."""
     n_train = int(np.load(data_path)["train"].shape[0])
+    # the same limit for every model: BLAS and OpenMP pools, and torch's own where it is used
     uses_torch = model in ("ours", "NSF")
-    limit = ""
-    if threads:  # the same limit for every model: BLAS and OpenMP pools, and torch's own
-        limit = f"from threadpoolctl import threadpool_limits; threadpool_limits({threads})"
-        if uses_torch:
-            limit += f"\nimport torch; torch.set_num_threads({threads})"
+    limit = f"from report import limit_threads; limit_threads({threads!r}, with_torch={uses_torch})"
     setup = SETUP.format(imports=IMPORTS[model], path=str(data_path), threads=limit)
+    # 6 component counts, at least 10 rows per component in a CV fold (4/5 of the rows)
+    grid = gmm_grid(6, int(0.8 * n_train))
     code = ("start = time.perf_counter()\n"
-            + FITS[model].format(seed=seed, nsf_seconds=nsf_seconds, gmm_grid=gmm_grid(n_train))
+            + FITS[model].format(seed=seed, nsf_seconds=nsf_seconds, gmm_grid=grid, ours=ours or {})
             + "fit_s = time.perf_counter() - start\n"
             + f"pickle.dump(model, open({str(path)!r}, 'wb'))\n")
     out = run_fresh(code, setup=setup, result="dict(fit_s=fit_s, parts=parts, n=n, d=d)")
@@ -154,19 +151,20 @@ def load_standardised(name: str, seed: int) -> dict:
     return {part: scaler.transform(getattr(split, part)) for part in ("train", "validation", "test")}
 
 
-def measure_fits(splits, repeats, seed, tmp: Path, nsf_seconds, threads):
-    """Fit every model on every data set ``repeats`` times (NSF once, on two moons only)."""
+def measure_fits(splits, repeats, seed, tmp: Path, nsf_seconds, threads, flow=True, ours=None):
+    """Fit every model on every data set ``repeats`` times (NSF once, on two moons only, with
+    ``flow``); ours with the parameters ``ours`` on top of the defaults."""
     fits, models = [], {}
     for name, split in splits.items():
         data_path = tmp / f"{name}.npz"
         np.savez(data_path, **split)
         for model in FITS:
-            if model == "NSF" and name != "moons":
+            if model == "NSF" and (name != "moons" or not flow):
                 continue
             runs = []
             for r in range(1 if model == "NSF" else repeats):
                 path = tmp / f"{model}-{name}.pkl"
-                runs.append(fit_fresh(model, data_path, seed + r, path, nsf_seconds, threads))
+                runs.append(fit_fresh(model, data_path, seed + r, path, nsf_seconds, threads, ours))
                 print(f"  fitted {model} on {name} (run {r + 1}): {runs[-1]['fit_s']:.1f} s, "
                       f"peak {runs[-1]['peak_mib']:.0f} MiB", flush=True)
             with open(path, "rb") as f:
@@ -214,38 +212,34 @@ def timed_calls(fn, slow_s=2.0):
 
 
 class TeacherSampler:
-    """The training-free teacher run at sample time: each row solves the probability-flow ODE.
+    """The training-free teacher of a fitted estimator, run at sample time: each row solves the ODE.
 
-    ``sample(n)`` draws :math:`z \\sim N(0, I)` and integrates the ODE of the diffused
-    empirical distribution of the (standardised) training data to where :math:`b/a` equals
-    ``bandwidth``, exactly as the estimator's labelling does
-    (:func:`sklearn_diffgen.labeling.make_labels`), then undoes the standardisation.
+    ``sample(n)`` labels n draws :math:`z \\sim N(0, I)` with
+    :func:`sklearn_diffgen.labeling.make_labels` on the estimator's ``teacher_`` (its data in
+    model coordinates, bandwidth and variance scale), as its ``fit`` does, and maps the labels
+    back to data units with its ``preprocessing_``, so whitening and the variance correction
+    apply as in the fit. The schedule, solver, steps and Monte Carlo batch are the
+    estimator's unless given; another ``bandwidth`` keeps the estimator's choice of variance
+    correction, with the scale of the new width.
     """
 
-    def __init__(self, Xs, mean, scale, *, bandwidth, schedule, solver, n_steps, score_batch_size):
-        self.x = torch.as_tensor(Xs, dtype=torch.float64)
-        self.mean, self.scale = mean, scale
-        self.schedule = SCHEDULES[schedule]
-        self.ts = time_grid(self.schedule, self.schedule.t_from_ratio(bandwidth), n_steps,
-                            SOLVERS[solver].spacing)
-        self.solver, self.score_batch_size = solver, score_batch_size
-
-    @classmethod
-    def of(cls, est: DiffusionSupervisedGenerator, X_train, **overrides):
-        """The teacher of a fitted estimator (its bandwidth, schedule, grid, solver, steps)."""
-        kw = dict(bandwidth=est.bandwidth_, schedule=est.schedule, solver=est.solver,
-                  n_steps=est.n_steps, score_batch_size=est.score_batch_size)
-        kw.update(overrides)
-        keep = ~est.constant_
-        Xs = (X_train[:, keep] - est.mean_[keep]) / est.scale_[keep]
-        return cls(Xs, est.mean_[keep], est.scale_[keep], **kw)
+    def __init__(self, est: DiffusionSupervisedGenerator, *, bandwidth=None, schedule=None, solver=None,
+                 n_steps=None, score_batch_size=None):
+        teacher = est.teacher_
+        if bandwidth is not None and bandwidth != teacher.bandwidth:
+            scale = variance_scale(bandwidth) if est.variance_correction_ else 1.0
+            teacher = Teacher(teacher.data, float(bandwidth), scale)
+        self.teacher, self.preprocessing = teacher, est.preprocessing_
+        self.schedule = SCHEDULES[schedule or est.schedule]
+        self.solver, self.n_steps = solver or est.solver, n_steps or est.n_steps
+        self.score_batch_size = score_batch_size or est.score_batch_size
 
     def sample(self, n_samples, random_state=0):
-        _, labels = make_labels(self.x, n_samples, self.schedule, self.ts, solver=self.solver,
+        _, labels = make_labels(self.teacher, n_samples, self.schedule, self.n_steps, solver=self.solver,
                                 generator=torch.Generator().manual_seed(int(random_state)),
                                 score_batch_size=self.score_batch_size,
                                 budget_bytes=int(get_config()["working_memory"] * 2**20))
-        return labels.numpy() * self.scale + self.mean
+        return self.preprocessing.from_model(labels.cpu().numpy())
 
 
 class GMMSampler:
@@ -260,7 +254,7 @@ class GMMSampler:
         return self.gmm.set_params(random_state=random_state).sample(n_samples)[0]
 
 
-def measure_sampling(models, X_train, seed, quick):
+def measure_sampling(models, seed, quick):
     """Rows/s of every sampler at each size; ours / peer ratios of the rates."""
     est = models["ours", "moons"]
     authors = dict(bandwidth=max(est.bandwidth_, SCHEDULES["authors"].min_ratio), schedule="authors",
@@ -269,13 +263,14 @@ def measure_sampling(models, X_train, seed, quick):
         "ours (one forward pass)": (est, SAMPLE_SIZES),
         "GaussianMixture.sample": (GMMSampler(models["GaussianMixture", "moons"]), SAMPLE_SIZES),
         "KernelDensity.sample": (models["KernelDensity", "moons"], SAMPLE_SIZES),
-        "NSF (zuko) sample": (models["NSF", "moons"], SAMPLE_SIZES),
+        "NSF (zuko) sample": (models.get(("NSF", "moons")), SAMPLE_SIZES),  # None without zuko
         # the teachers cost O(rows x N x steps): timed on fewer rows where that takes too long
         f"teacher: {est.solver}, {est.n_steps} steps, exact score": (
-            TeacherSampler.of(est, X_train), (10_000,) if quick else SAMPLE_SIZES),
+            TeacherSampler(est), (10_000,) if quick else SAMPLE_SIZES),
         "teacher: authors' (euler, 500 steps, 1,000-point batch)": (
-            TeacherSampler.of(est, X_train, **authors), (1_000,) if quick else (10_000,)),
+            TeacherSampler(est, **authors), (1_000,) if quick else (10_000,)),
     }
+    samplers = {label: entry for label, entry in samplers.items() if entry[0] is not None}
     rates = {}
     for label, (model, sizes) in samplers.items():
         for n in sizes:
@@ -301,12 +296,10 @@ def measure_sampling(models, X_train, seed, quick):
 # -------------------------------------------------------------------------------- scoring
 def measure_scoring(models, X_test, seed, quick):
     """Rows/s of score_samples: the fitted two-moons models, and against KDE as N grows."""
-    from peers import score_counting
-
     n_rows = 300 if quick else 1000
     X_moons = X_test[:n_rows]
     moons = []
-    for model in ("ours", "KernelDensity", "GaussianMixture", "NSF"):
+    for model in [m for m in FITS if (m, "moons") in models]:
         m = models[model, "moons"]  # score_counting: ours' non-converged rows are counted, not printed
         t, _ = timed_calls(lambda: score_counting(m, X_moons))
         moons.append({"model": FIT_LABELS[model], "rows/s": len(X_moons) / t})
@@ -336,53 +329,42 @@ def measure_scoring(models, X_test, seed, quick):
 
 # ----------------------------------------------------------------------------------- main
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--quick", action="store_true", help="the short run (about 2.5 minutes)")
-    parser.add_argument("--seed", type=int, default=0)
+    parser = make_parser(__doc__)
     parser.add_argument("--repeats", type=int, default=None,
                         help="fits per model and data set (default 3; 1 with --quick)")
-    parser.add_argument("--threads", type=int, default=None,
-                        help="threads of torch and of the BLAS/OpenMP pools, for every model alike "
-                             "(default: the libraries' defaults); on a machine shared with other "
-                             "jobs, 1 avoids oversubscription")
-    args = parser.parse_args(argv)
+    args = parse_args(parser, argv)  # --threads: this process and its children, every model alike
     repeats = args.repeats or (1 if args.quick else 3)
     names = ["moons", "wine"] if args.quick else ["moons", "wine", "diamonds"]
     nsf_seconds = 15.0 if args.quick else None
-    if args.threads:  # this script's process and its children only, for every model alike
-        from threadpoolctl import threadpool_limits
-
-        threadpool_limits(args.threads)
-        torch.set_num_threads(args.threads)
+    no_flow = zuko_missing()
     start = time.perf_counter()
 
     print(f"1. fits ({repeats} per model, each in a fresh process)", flush=True)
+    if no_flow:
+        print(f"  NSF skipped: {no_flow}", flush=True)
     splits = {name: load_standardised(name, args.seed) for name in names}
     with tempfile.TemporaryDirectory() as tmp:
-        fits, models = measure_fits(splits, repeats, args.seed, Path(tmp), nsf_seconds, args.threads)
-    X_train, X_test = splits["moons"]["train"], splits["moons"]["test"]
+        fits, models = measure_fits(splits, repeats, args.seed, Path(tmp), nsf_seconds, args.threads,
+                                    flow=not no_flow, ours=args.ours_params)
     print("2. sampling", flush=True)
-    sampling = measure_sampling(models, X_train, args.seed, args.quick)
+    sampling = measure_sampling(models, args.seed, args.quick)
     print("3. scoring", flush=True)
+    X_test = splits["moons"]["test"]
     scoring_moons, scoring_growth, n_moons, n_rows = measure_scoring(models, X_test, args.seed, args.quick)
-    from peers import score_counting
-
     logliks = {key: float(np.mean(score_counting(m, splits[key[1]]["test"])[0]))
                for key, m in models.items()}
     time_rows, mem_rows = fit_tables(fits, logliks)
     elapsed = time.perf_counter() - start
 
-    command = "python benchmarks/speed.py" + (" --quick" if args.quick else "") + (
-        f" --seed {args.seed}" if args.seed else "") + (f" --repeats {args.repeats}" if args.repeats else "") + (
-        f" --threads {args.threads}" if args.threads else "")
     fmt = "{:.3g}"
+    nsf_note = (f"NSF is left out: {no_flow}" if no_flow else "NSF is fitted once" + (
+        ", its training capped at 15 s in --quick mode" if args.quick else ""))
     sections = [
         ("Fit time", "Seconds, median of the fits; ``ours / peer`` above 1 means our fit takes "
          "longer. Our columns ``bandwidth`` (cross-validation of the teacher KDE), "
          "``labelling``, ``training`` (generator) and ``inverse`` are its ``fit_times_``; "
-         "``epochs`` is the generator's. NSF is fitted once" + (
-             ", its training capped at 15 s in --quick mode" if args.quick else "")
-         + ". Each fit runs in a fresh process and is timed there, imports excluded. "
+         "``epochs`` is the generator's. " + nsf_note + ". Each fit runs in a fresh process and is timed "
+         "there, imports excluded. "
          "``test log-lik`` is the mean log-likelihood of the test split under the last fit "
          "(nats, standardised units), for context; ``benchmarks/quality.py`` measures quality.",
          time_rows, None),
@@ -415,14 +397,12 @@ def main(argv=None):
          "``ours / peer`` above 1 means ours uses more; the ratio of the added memory is left "
          "empty where the peer added less than 1 MiB.", mem_rows, None),
     ]
-    intro = __doc__.split("\n\n", 1)[1].split("\nRun:")[0]  # the docstring, less its title and command
-    page = page_header("Speed and memory", command, elapsed) + intro + "\n"
+    page = page_header("Speed and memory", args.command, elapsed) + docstring_body(__doc__) + "\n"
     for title, text, rows, cols in sections:
         print_table(rows, cols, fmt, title=title)
-        page += f"{title}\n{'-' * len(title)}\n\n{text}\n\n{rst_table(rows, cols, fmt)}\n"
-    path = write_page("speed", page)
-    write_csv("speed", [dict(table=title, **row) for title, _, rows, _ in sections for row in rows])
-    print(f"\nwrote {path} in {elapsed:.0f} s")
+        page += f"{section(title)}{text}\n\n{rst_table(rows, cols, fmt)}\n"
+    publish("speed", page, [dict(table=title, **row) for title, _, rows, _ in sections for row in rows],
+            elapsed, args.out)
 
 
 if __name__ == "__main__":

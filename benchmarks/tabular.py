@@ -29,22 +29,21 @@ Models, all fitted with the class label:
   defaults; **ours (one-hot, joint)**, **ours (ordinal, separate)**: the other encoding and
   conditioning choices, to measure which is better.
 * **GMM (one-hot, separate)** -- ``TabularGenerator`` around a full-covariance
-  ``GaussianMixture`` with ``n_components`` chosen by BIC per class (``peers.BICGaussianMixture``):
+  ``GaussianMixture`` with ``n_components`` chosen by BIC per class (``peers_sklearn.BICGaussianMixture``):
   the same encoding and decoding, another density.
 * **GaussianCopula**, **CTGAN** -- SDV's synthesizers (``sdv.single_table``), fitted on the
   table with the label as one more column (metadata detected from the data), and sampled
   unconditionally, as SDV users would; CTGAN with ``--ctgan-epochs`` epochs. Skipped, and
   said so on the page, when SDV does not import.
 
-Run: ``python benchmarks/tabular.py [--quick] [--seed 0] [--threads N]``. ``--quick``: penguins
-only, one augmentation repeat, CTGAN 50 epochs, no ordinal-encoding row. Writes
-``doc/benchmarks/tabular.rst`` and ``tabular.csv``; every row is published, losing ones
-included.
+Run: ``python benchmarks/tabular.py [--quick] [--seed 0] [--threads N] [--tables a,b] [--out DIR]``.
+``--quick``: penguins only, one augmentation repeat, CTGAN 50 epochs, no ordinal-encoding row.
+Writes ``tabular.rst`` and ``tabular.csv`` to ``--out`` (``doc/benchmarks`` by default); every
+row is published, losing ones included.
 """
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 import warnings
@@ -57,8 +56,8 @@ from sklearn.metrics import balanced_accuracy_score
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-import peers
-from report import grouped_tables, page_header, print_table, publish
+import peers_sklearn
+from report import docstring_body, grouped_tables, make_parser, page_header, parse_args, print_table, publish
 from sklearn_diffgen import DiffusionSupervisedGenerator, TabularGenerator, metrics
 from sklearn_diffgen.datasets import load_table
 
@@ -145,12 +144,12 @@ class Ours:
 
 
 def model_factories(args, have_sdv: bool) -> dict:
-    ours = lambda: DiffusionSupervisedGenerator(random_state=0)  # noqa: E731
+    ours = lambda: DiffusionSupervisedGenerator(random_state=0, **args.ours_params)  # noqa: E731
     f = {
         "ours (one-hot, separate)": lambda s: Ours(ours(), s),
         "ours (one-hot, joint)": lambda s: Ours(ours(), s, conditional="joint"),
         "ours (ordinal, separate)": lambda s: Ours(ours(), s, categorical_encoding="ordinal"),
-        "GMM (one-hot, separate)": lambda s: Ours(peers.BICGaussianMixture(random_state=0), s),
+        "GMM (one-hot, separate)": lambda s: Ours(peers_sklearn.BICGaussianMixture(random_state=0), s),
     }
     if args.quick:  # the encoding comparison is left to the full run
         del f["ours (ordinal, separate)"]
@@ -267,21 +266,14 @@ COLUMNS = ["table", "model", "TSTR_bal_acc", "small_real", "small_aug", "aug_gai
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--threads", type=int, default=None)
+    parser = make_parser(__doc__)
     parser.add_argument("--repeats", type=int, default=None, help="augmentation subsets (3; 1 with --quick)")
     parser.add_argument("--small", type=float, default=0.1, help="fraction of training rows in the small subset")
     parser.add_argument("--ctgan-epochs", type=int, default=None, help="CTGAN epochs (300; 50 with --quick)")
     parser.add_argument("--tables", default=None, help="comma-separated subset of load_table's names")
-    args = parser.parse_args(argv)
+    args = parse_args(parser, argv)
     args.repeats = args.repeats or (1 if args.quick else 3)
     args.ctgan_epochs = args.ctgan_epochs or (50 if args.quick else 300)
-    if args.threads:
-        import torch
-
-        torch.set_num_threads(args.threads)
     tables = args.tables.split(",") if args.tables else (
         ["penguins"] if args.quick else ["penguins", "credit_card", "diamonds"])
     try:
@@ -299,8 +291,7 @@ def main(argv=None) -> int:
         rows += run_table(name, args, model_factories(args, have_sdv))
     elapsed = time.perf_counter() - start
 
-    command = "python benchmarks/tabular.py " + " ".join(argv if argv is not None else sys.argv[1:])
-    intro = (__doc__.split("\n\n", 1)[1].split("\nRun:")[0] + "\n\n"
+    intro = (docstring_body(__doc__) + "\n\n"
              f"This run: {sdv_note}; pandas {pd.__version__}; CTGAN {args.ctgan_epochs} epochs; "
              f"{args.repeats} augmentation subset(s) of {args.small:.0%} of the training rows; "
              f"diamonds subsampled to {DIAMONDS_ROWS} rows.\n\n"
@@ -310,8 +301,9 @@ def main(argv=None) -> int:
              "synthetic rows, ``aug_gain`` their difference; ``col_KS``, ``cat_TV``, "
              "``class_cat_TV``, ``corr_gap``: lower is better; ``DCR_ratio`` near 1 is "
              "good, below 1 is copying.\n")
-    page = page_header("Tabular augmentation", command.strip(), elapsed) + intro + "\n"
-    publish("tabular", page + grouped_tables(rows, "table", COLUMNS[1:] + ["error"], "{:.3g}"), rows, elapsed)
+    page = page_header("Tabular augmentation", args.command, elapsed) + intro + "\n"
+    publish("tabular", page + grouped_tables(rows, "table", COLUMNS[1:] + ["error"], "{:.3g}"), rows, elapsed,
+            args.out)
     return 0
 
 

@@ -3,8 +3,10 @@
 Each setting (``solver/n_steps``, or ``key=value`` pairs joined by commas) fits
 ``DiffusionSupervisedGenerator(**setting, random_state=seed)`` (every other parameter at its
 default) on the standardised training split of ``load_split(name, n_samples=N,
-random_state=0)`` (``--n-samples``, 4,000 by default; wine: all 178 rows) and scores at most
-``--max-test`` (500) test rows. The page gives the mean test log-likelihood per data set and setting,
+random_state=0)`` (``--n-samples``, 4,000 by default; real sets such as wine: all their
+rows) and scores at most ``--max-test`` (500) test rows. An upper-case key sets a constant of
+``sklearn_diffgen._estimator`` for the fit instead (``INVERSE_MAX_ITER=400``: the inverse
+network's old training budget). The page gives the mean test log-likelihood per data set and setting,
 the same-seed difference of each setting against the reference (the first one), with its
 standard error and its range, and the labelling seconds (``fit_times_["labelling"]``). The
 defaults are the fastest setting whose difference is within the seed-to-seed noise.
@@ -19,6 +21,7 @@ earlier run (columns dataset, seed, setting or solver and n_steps, test_ll, labe
 from __future__ import annotations
 
 import ast
+import contextlib
 import csv
 import sys
 import time
@@ -28,8 +31,9 @@ import numpy as np
 from sklearn.preprocessing import StandardScaler
 
 from report import docstring_body, make_parser, page_header, parse_args, publish, rst_table, section
-from sklearn_diffgen import DiffusionSupervisedGenerator
-from sklearn_diffgen.datasets import load_split
+import sklearn_diffgen._estimator as estimator_module
+from sklearn_diffgen import DiffusionSupervisedGenerator, InversionWarning
+from sklearn_diffgen.datasets import REAL_DATASETS, load_split
 
 DATASETS = "moons,8gaussians,checkerboard,rings,gaussian5,wine"
 SETTINGS = "dpmpp_2m/20;dpmpp_3m/21;dpmpp_3m/16;dpmpp_3m/11"
@@ -54,23 +58,42 @@ def setting_key(row: dict) -> str:
     return row["setting"] if row.get("setting") else f"{row['solver']}/{int(row['n_steps'])}"
 
 
+@contextlib.contextmanager
+def estimator_constants(constants: dict):
+    """Set module constants of ``sklearn_diffgen._estimator`` (upper-case setting keys) for a fit."""
+    saved = {k: getattr(estimator_module, k) for k in constants}
+    for k, v in constants.items():
+        setattr(estimator_module, k, v)
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            setattr(estimator_module, k, v)
+
+
 def measure(datasets, seeds, settings, n_samples=4000, max_test=500) -> list[dict]:
     rows = []
     for name in datasets:
-        data = load_split(name, random_state=0, **({} if name == "wine" else {"n_samples": n_samples}))
+        data = load_split(name, random_state=0, **({} if name in REAL_DATASETS else {"n_samples": n_samples}))
         sc = StandardScaler().fit(data.train)
         train, test = sc.transform(data.train), sc.transform(data.test)[:max_test]
         for seed in seeds:
             for text in settings:
-                model = DiffusionSupervisedGenerator(**parse_setting(text), random_state=seed)
-                t0 = time.perf_counter()
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")
+                params = parse_setting(text)
+                constants = {k: params.pop(k) for k in list(params) if k.isupper()}
+                model = DiffusionSupervisedGenerator(**params, random_state=seed)
+                with warnings.catch_warnings(record=True) as caught, estimator_constants(constants):
+                    warnings.simplefilter("always")
+                    t0 = time.perf_counter()
                     model.fit(train)
                     fit_s = time.perf_counter() - t0
+                    t0 = time.perf_counter()
                     ll = model.score(test)
+                    score_s = time.perf_counter() - t0
+                failed = sum(w.message.n_failed for w in caught if issubclass(w.category, InversionWarning))
                 rows.append(dict(dataset=name, seed=seed, setting=text, test_ll=ll,
-                                 label_s=model.fit_times_["labelling"], fit_s=fit_s, epochs=model.n_iter_))
+                                 label_s=model.fit_times_["labelling"], fit_s=fit_s, epochs=model.n_iter_,
+                                 n_labels=model.n_labels_, unconverged=failed / len(test), score_s=score_s))
                 print(rows[-1], flush=True)
     return rows
 
@@ -100,6 +123,8 @@ def summarise(rows: list[dict]) -> tuple[list[dict], list[dict]]:
         mine = [r for r in rows if key(r) == row["setting"]]
         row["label_s_median"] = float(np.median([float(r["label_s"]) for r in mine]))
         row["fit_s_median"] = float(np.median([float(r["fit_s"]) for r in mine]))
+        if all(r.get("unconverged") not in (None, "") for r in mine):
+            row["unconverged_mean"] = float(np.mean([float(r["unconverged"]) for r in mine]))
     return means, diffs
 
 

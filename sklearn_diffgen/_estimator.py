@@ -15,7 +15,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._validation import (SEED_MAX, check_n_samples, check_random_state_fresh, keep_state_on_error,
-                          resolve_device, torch_generator)
+                          resolve_device, resolve_n_threads, torch_generator, torch_threads)
 from .density import generator_log_density
 from .labeling import make_labels
 from .networks import ACTIVATIONS, MLP
@@ -32,14 +32,24 @@ __all__ = ["DiffusionSupervisedGenerator"]
 #: The sampling noise s is this fraction of the teacher's kernel width c h (model units).
 NOISE_FRACTION = 0.1
 _NETWORKS = ("generator_", "inverse_")
-#: ``n_labels="auto"``: this many labels, fewer above ``LABEL_BUDGET / N`` training rows, never
-#: fewer than ``MIN_AUTO_LABELS``. Labelling costs n_labels x N per score evaluation.
+#: Training budget of the inverse network, which gives score_samples its starting guesses:
+#: epochs at most, and epochs without improvement; None takes the generator's. A budget of
+#: 30 and 5 halved the fit time with the same held-out log-likelihood on four sets of five,
+#: but on rings the inversion landed on other preimages, 0.06 and 0.23 nats lower
+#: (:doc:`/benchmarks/inverse_budget`), so the default is the generator's.
+INVERSE_MAX_ITER = INVERSE_N_ITER_NO_CHANGE = None
+#: ``n_labels="auto"``: ``LABELS_PER_VALUE`` labels a training value (row x model feature), at
+#: least ``MIN_SMALL_LABELS`` and at most ``MAX_AUTO_LABELS``; above ``LABEL_BUDGET /
+#: MAX_AUTO_LABELS`` training rows, ``LABEL_BUDGET / N`` (labelling costs n_labels x N per
+#: score evaluation), never fewer than ``MIN_AUTO_LABELS`` (:doc:`/benchmarks/label_count_small`).
+LABELS_PER_VALUE, MIN_SMALL_LABELS = 10, 1_000
 MAX_AUTO_LABELS, MIN_AUTO_LABELS, LABEL_BUDGET = 30_000, 10_000, 3e9
 
 
-def _auto_labels(n: int) -> int:
-    """``n_labels="auto"`` for n training rows."""
-    return int(np.clip(LABEL_BUDGET / n, MIN_AUTO_LABELS, MAX_AUTO_LABELS))
+def _auto_labels(n: int, d: int) -> int:
+    """``n_labels="auto"`` for n training rows of d model features."""
+    large = int(np.clip(LABEL_BUDGET / n, MIN_AUTO_LABELS, MAX_AUTO_LABELS))
+    return max(MIN_SMALL_LABELS, min(LABELS_PER_VALUE * n * d, large))
 
 
 def _fitted(name: str, doc: str):
@@ -71,9 +81,10 @@ class DiffusionSupervisedGenerator(DensityMixin, BaseEstimator):
         Scale the smoothed data by :math:`c = 1/\sqrt{1 + h^2}` so that it keeps the data's
         variance (Silverman's smoothed bootstrap); ``auto`` decides by cross-validation.
     n_labels : int or "auto", default="auto"
-        Number of (z, x) pairs the ODE makes to train the generator. ``auto`` takes 30,000,
-        or :math:`3 \cdot 10^9 / N` for N training rows when that is fewer, and never fewer
-        than 10,000 (:doc:`/benchmarks/label_count`).
+        Number of (z, x) pairs the ODE makes to train the generator. ``auto`` takes 10 per
+        training value (N rows x d features), between 1,000 and 30,000, and
+        :math:`3 \cdot 10^9 / N` (at least 10,000) above 100,000 rows
+        (:doc:`/benchmarks/label_count`, :doc:`/benchmarks/label_count_small`).
     solver : {"dpmpp_3m", "dpmpp_2m", "ddim", "heun", "euler"}, default="dpmpp_3m"
         ODE solver, from :data:`~sklearn_diffgen.solvers.SOLVERS`; ``euler`` on a uniform
         time grid is the paper's (:doc:`/benchmarks/solver_defaults`).
@@ -95,7 +106,7 @@ class DiffusionSupervisedGenerator(DensityMixin, BaseEstimator):
     learning_rate_init : float, default=1e-3
         Initial Adam step size; it decays along a cosine over ``max_iter`` epochs.
     max_iter : int, default=400
-        Maximum number of training epochs (:doc:`/benchmarks/training_defaults`).
+        Maximum number of training epochs of each network (:doc:`/benchmarks/training_defaults`).
     early_stopping : bool, default=True
         Hold out ``validation_fraction`` of the labels, stop when their loss stops
         improving, and keep the best weights.
@@ -115,6 +126,11 @@ class DiffusionSupervisedGenerator(DensityMixin, BaseEstimator):
     device : str or torch.device, default="auto"
         Where the work runs; ``auto`` picks CUDA when available. Noise is always drawn on
         the CPU, so results do not depend on the device beyond floating-point rounding.
+    n_jobs : int or None, default=None
+        CPU threads for the kernel sums (teacher choice, labelling) and for :meth:`sample`
+        and :meth:`score_samples`: None is 1 unless a :func:`joblib.parallel_config`
+        context says otherwise, -1 all cores, never more than torch allows when the call
+        starts. The networks always train on one thread (:ref:`threads <threads>`).
     random_state : int, RandomState instance or None, default=None
         Seeds the labels, the network initialisation and the mini-batch order. An int gives
         bitwise-identical fits on the CPU.
@@ -214,6 +230,7 @@ class DiffusionSupervisedGenerator(DensityMixin, BaseEstimator):
         "logdet_weight": [Interval(Real, 0, None, closed="left")],
         "working_memory": [Interval(Real, 0, None, closed="neither"), None],
         "device": [str, torch.device],
+        "n_jobs": [Integral, None],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
         "callback": [callable, None],
@@ -242,6 +259,7 @@ class DiffusionSupervisedGenerator(DensityMixin, BaseEstimator):
         logdet_weight=0.0,
         working_memory=None,
         device="auto",
+        n_jobs=None,
         random_state=None,
         verbose=0,
         callback=None,
@@ -266,6 +284,7 @@ class DiffusionSupervisedGenerator(DensityMixin, BaseEstimator):
         self.logdet_weight = logdet_weight
         self.working_memory = working_memory
         self.device = device
+        self.n_jobs = n_jobs
         self.random_state = random_state
         self.verbose = verbose
         self.callback = callback
@@ -318,11 +337,11 @@ class DiffusionSupervisedGenerator(DensityMixin, BaseEstimator):
 
     def _train(self, net, inputs, targets, generator, name, n_labels, **kw):
         batch = min(256, n_labels) if self.batch_size == "auto" else self.batch_size
+        kw = {"max_iter": self.max_iter, "n_iter_no_change": self.n_iter_no_change, **kw}
         return fit_regression(
             net, inputs, targets, generator=generator, batch_size=batch,
-            learning_rate_init=self.learning_rate_init, max_iter=self.max_iter,
-            early_stopping=self.early_stopping, validation_fraction=self.validation_fraction,
-            n_iter_no_change=self.n_iter_no_change, tol=self.tol, verbose=bool(self.verbose),
+            learning_rate_init=self.learning_rate_init, early_stopping=self.early_stopping,
+            validation_fraction=self.validation_fraction, tol=self.tol, verbose=bool(self.verbose),
             desc=name, callback=self._epoch_callback(name), **kw)
 
     # ---------------------------------------------------------------------- fit
@@ -352,23 +371,27 @@ class DiffusionSupervisedGenerator(DensityMixin, BaseEstimator):
         sched = SCHEDULES[self.schedule]
 
         t0 = time.perf_counter()
-        affine, teacher, choice = self._fit_teacher(X, rng, device, budget)
-        t_end = sched.t_from_ratio(teacher.bandwidth)  # raises below the schedule's reach
-        t1 = time.perf_counter()
-        n_labels = self.n_labels if self.n_labels != "auto" else _auto_labels(X.shape[0])
-        z, labels = make_labels(teacher, n_labels, sched, self.n_steps, solver=self.solver, generator=gens[0],
-                                score_batch_size=self.score_batch_size, budget_bytes=budget,
-                                verbose=bool(self.verbose))
+        with torch_threads(resolve_n_threads(self.n_jobs)):
+            affine, teacher, choice = self._fit_teacher(X, rng, device, budget)
+            t_end = sched.t_from_ratio(teacher.bandwidth)  # raises below the schedule's reach
+            t1 = time.perf_counter()
+            n_labels = self.n_labels if self.n_labels != "auto" else _auto_labels(*teacher.data.shape)
+            z, labels = make_labels(teacher, n_labels, sched, self.n_steps, solver=self.solver,
+                                    generator=gens[0], score_batch_size=self.score_batch_size,
+                                    budget_bytes=budget, verbose=bool(self.verbose))
+            tau = teacher.logdet_targets(z, labels, budget_bytes=budget) if self.logdet_weight > 0 else None
         t2 = time.perf_counter()
         d = teacher.data.shape[1]
-        tau = teacher.logdet_targets(z, labels, budget_bytes=budget) if self.logdet_weight > 0 else None
-        generator = MLP(d, d, hidden, self.activation, generator=gens[1]).to(device)
-        res = self._train(generator, z, labels, gens[1], "generator", n_labels, logdet_targets=tau,
-                          logdet_weight=self.logdet_weight)
-        inverse = MLP(d, d, hidden, self.activation, generator=gens[2]).to(device)
-        res_inv = self._train(inverse, labels, z, gens[2], "inverse", n_labels)
+        with torch_threads(1):  # small networks: more threads only wait on each other
+            generator = MLP(d, d, hidden, self.activation, generator=gens[1]).to(device)
+            res = self._train(generator, z, labels, gens[1], "generator", n_labels, logdet_targets=tau,
+                              logdet_weight=self.logdet_weight)
+            inverse = MLP(d, d, hidden, self.activation, generator=gens[2]).to(device)
+            res_inv = self._train(inverse, labels, z, gens[2], "inverse", n_labels,
+                                  max_iter=INVERSE_MAX_ITER or self.max_iter,
+                                  n_iter_no_change=INVERSE_N_ITER_NO_CHANGE or self.n_iter_no_change)
         for name, r in (("generator", res), ("inverse network", res_inv)):
-            if not r.converged:
+            if not r.converged and (name == "generator" or INVERSE_MAX_ITER is None):
                 warnings.warn(f"Training of the {name} stopped at max_iter={self.max_iter} epochs before "
                               "the loss stopped improving; consider increasing max_iter.", ConvergenceWarning)
 
@@ -405,7 +428,8 @@ class DiffusionSupervisedGenerator(DensityMixin, BaseEstimator):
         n_samples = check_n_samples(n_samples)
         d = self.preprocessing_.n_model_features
         rows = chunk_rows(2 * d + max(self._hidden(), default=d), self._budget_bytes(), itemsize=8, n_buffers=4)
-        U = draw(self.generator_, n_samples, d, self.noise_, torch_generator(random_state), rows)
+        with torch_threads(resolve_n_threads(self.n_jobs)):
+            U = draw(self.generator_, n_samples, d, self.noise_, torch_generator(random_state), rows)
         return self.preprocessing_.from_model(U.numpy())
 
     # ------------------------------------------------------------------ density
@@ -447,12 +471,13 @@ class DiffusionSupervisedGenerator(DensityMixin, BaseEstimator):
         X = validate_data(self, X, dtype=np.float64, reset=False)
         pre, budget = self.preprocessing_, self._budget_bytes()
         U = torch.as_tensor(pre.to_model(X))
-        if method == "teacher":
-            logp = self.teacher_.log_prob(U.to(self.device_), budget_bytes=budget).cpu()
-        else:
-            d = U.shape[1]
-            rows = chunk_rows(d * d + d * max(self._hidden(), default=d), budget, itemsize=8, n_buffers=8)
-            logp = generator_log_density(self.generator_, self.inverse_, U, noise=self.noise_, rows=rows)
+        with torch_threads(resolve_n_threads(self.n_jobs)):
+            if method == "teacher":
+                logp = self.teacher_.log_prob(U.to(self.device_), budget_bytes=budget).cpu()
+            else:
+                d = U.shape[1]
+                rows = chunk_rows(d * d + d * max(self._hidden(), default=d), budget, itemsize=8, n_buffers=8)
+                logp = generator_log_density(self.generator_, self.inverse_, U, noise=self.noise_, rows=rows)
         return logp.numpy() + pre.log_det - pre.constant_deviation(X) / (2 * self.noise_**2)
 
     def score(self, X, y=None):

@@ -1,16 +1,18 @@
-"""Checks and resolvers that the package's estimators share: random states, sample counts, devices, atomic fits."""
+"""Checks and resolvers that the package's estimators share: random states, sample counts, devices, threads, atomic fits."""
 
 from __future__ import annotations
 
+import contextlib
 import functools
 from numbers import Integral
 
 import numpy as np
 import torch
+from joblib import effective_n_jobs
 from sklearn.utils import check_random_state
 
 __all__ = ["check_random_state_fresh", "torch_generator", "check_n_samples", "resolve_device",
-           "keep_state_on_error", "SEED_MAX"]
+           "resolve_n_threads", "torch_threads", "keep_state_on_error", "SEED_MAX"]
 
 #: Seeds drawn for torch generators and wrapped estimators lie in [0, SEED_MAX).
 SEED_MAX = np.iinfo(np.int32).max
@@ -76,6 +78,45 @@ def resolve_device(device) -> torch.device:
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"device={device!r} was requested but CUDA is not available")
     return dev
+
+
+def resolve_n_threads(n_jobs) -> int:
+    """Threads for the parallel work of a call: ``n_jobs`` as joblib reads it, within torch's limit.
+
+    None is 1, unless a :func:`joblib.parallel_config` context sets ``n_jobs``; -1 is every
+    core. The count never exceeds :func:`torch.get_num_threads` as it stands when the call
+    starts: the limit that ``OMP_NUM_THREADS``, :func:`torch.set_num_threads` or joblib (in
+    its workers) has set.
+
+    Examples
+    --------
+    >>> resolve_n_threads(None), resolve_n_threads(1)
+    (1, 1)
+    >>> resolve_n_threads(-1) == torch.get_num_threads()
+    True
+    """
+    return max(1, min(int(effective_n_jobs(n_jobs)), torch.get_num_threads()))
+
+
+@contextlib.contextmanager
+def torch_threads(n_threads: int):
+    """Set torch's intra-op thread count for the span of a ``with`` block, then restore it.
+
+    Examples
+    --------
+    >>> before = torch.get_num_threads()
+    >>> with torch_threads(1):
+    ...     torch.get_num_threads()
+    1
+    >>> torch.get_num_threads() == before
+    True
+    """
+    before = torch.get_num_threads()
+    torch.set_num_threads(int(n_threads))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def keep_state_on_error(fit):

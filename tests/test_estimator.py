@@ -420,11 +420,14 @@ def test_logdet_weight_fits_the_jacobian_to_the_teacher(gauss_data):
 def test_auto_labels_follow_the_budget(rng):
     from sklearn_diffgen._estimator import _auto_labels
 
-    assert [_auto_labels(n) for n in (500, 10**5, 2 * 10**5, 10**6)] == [30000, 30000, 15000, 10000]
+    # 10 a training value between 1,000 and 30,000; the labelling budget above 100,000 rows
+    assert [_auto_labels(n, 2) for n in (20, 500, 1500, 10**5, 2 * 10**5, 10**6)] == [
+        1000, 10000, 30000, 30000, 15000, 10000]
+    assert [_auto_labels(142, 13), _auto_labels(455, 30), _auto_labels(30, 3)] == [18460, 30000, 1000]
     X = rng.normal(size=(200, 2))
     with pytest.warns(ConvergenceWarning):
         est = DSG(random_state=0, **{**FAST, "n_labels": "auto", "max_iter": 1}).fit(X)
-    assert est.n_labels_ == 30000
+    assert est.n_labels_ == 4000
     assert DSG(random_state=0, **FAST).fit(X).n_labels_ == FAST["n_labels"]
 
 
@@ -468,3 +471,27 @@ def test_teacher_and_preprocessing_are_the_fitted_objects(gauss_data):
     assert est.whitening_ is est.preprocessing_.whitening and est.teacher_.data.shape == (400, 2)
     with pytest.raises(AttributeError):
         DSG().bandwidth_
+
+
+def test_thread_count_is_scoped_to_each_call(rng, monkeypatch):
+    # fit, sample and score_samples run with the resolved thread counts and restore torch's
+    import torch
+
+    X = rng.normal(size=(200, 2))
+    seen = []
+    real = torch.set_num_threads
+    monkeypatch.setattr(torch, "set_num_threads", lambda n: (seen.append(n), real(n))[1])
+    before = torch.get_num_threads()
+    est = DSG(random_state=0, **FAST).fit(X)
+    est.sample(3)
+    est.score_samples(X[:3])
+    assert torch.get_num_threads() == before
+    # fit: n_jobs=None is one thread for the kernel sums, and training on one thread
+    assert seen[:4] == [1, before, 1, before] and seen[4:] == [1, before, 1, before]
+    real(1)  # a limit set by the user (or by joblib in a worker): n_jobs=-1 stays within it
+    try:
+        seen.clear()
+        DSG(n_jobs=-1, random_state=0, **{**FAST, "max_iter": 2}).fit(X)
+        assert set(seen) == {1}
+    finally:
+        real(before)

@@ -38,18 +38,19 @@ _NETWORKS = ("generator_", "inverse_")
 #: but on rings the inversion landed on other preimages, 0.06 and 0.23 nats lower
 #: (:doc:`/benchmarks/inverse_budget`), so the default is the generator's.
 INVERSE_MAX_ITER = INVERSE_N_ITER_NO_CHANGE = None
-#: ``n_labels="auto"``: ``LABELS_PER_VALUE`` labels a training value (row x model feature), at
-#: least ``MIN_SMALL_LABELS`` and at most ``MAX_AUTO_LABELS``; above ``LABEL_BUDGET /
-#: MAX_AUTO_LABELS`` training rows, ``LABEL_BUDGET / N`` (labelling costs n_labels x N per
-#: score evaluation), never fewer than ``MIN_AUTO_LABELS`` (:doc:`/benchmarks/label_count_small`).
-LABELS_PER_VALUE, MIN_SMALL_LABELS = 10, 1_000
+#: ``n_labels="auto"``: ``LABELS_PER_VALUE`` labels a training value (row x model feature) and
+#: at most ``MAX_LABELS_PER_ROW`` a row, at least ``MIN_SMALL_LABELS`` and at most
+#: ``MAX_AUTO_LABELS``; above ``LABEL_BUDGET / MAX_AUTO_LABELS`` training rows, ``LABEL_BUDGET /
+#: N`` (labelling costs n_labels x N per score evaluation), never fewer than ``MIN_AUTO_LABELS``
+#: (:doc:`/benchmarks/label_count_small`).
+LABELS_PER_VALUE, MAX_LABELS_PER_ROW, MIN_SMALL_LABELS = 10, 150, 1_000
 MAX_AUTO_LABELS, MIN_AUTO_LABELS, LABEL_BUDGET = 30_000, 10_000, 3e9
 
 
 def _auto_labels(n: int, d: int) -> int:
     """``n_labels="auto"`` for n training rows of d model features."""
     large = int(np.clip(LABEL_BUDGET / n, MIN_AUTO_LABELS, MAX_AUTO_LABELS))
-    return max(MIN_SMALL_LABELS, min(LABELS_PER_VALUE * n * d, large))
+    return max(MIN_SMALL_LABELS, min(LABELS_PER_VALUE * n * d, MAX_LABELS_PER_ROW * n, large))
 
 
 def _fitted(name: str, doc: str):
@@ -82,7 +83,7 @@ class DiffusionSupervisedGenerator(DensityMixin, BaseEstimator):
         variance (Silverman's smoothed bootstrap); ``auto`` decides by cross-validation.
     n_labels : int or "auto", default="auto"
         Number of (z, x) pairs the ODE makes to train the generator. ``auto`` takes 10 per
-        training value (N rows x d features), between 1,000 and 30,000, and
+        training value (N rows x d features) and at most 150 a row, between 1,000 and 30,000, and
         :math:`3 \cdot 10^9 / N` (at least 10,000) above 100,000 rows
         (:doc:`/benchmarks/label_count`, :doc:`/benchmarks/label_count_small`).
     solver : {"dpmpp_3m", "dpmpp_2m", "ddim", "heun", "euler"}, default="dpmpp_3m"

@@ -424,6 +424,7 @@ def test_auto_labels_follow_the_budget(rng):
     assert [_auto_labels(n, 2) for n in (20, 500, 1500, 10**5, 2 * 10**5, 10**6)] == [
         1000, 10000, 30000, 30000, 15000, 10000]
     assert [_auto_labels(142, 13), _auto_labels(455, 30), _auto_labels(30, 3)] == [18460, 30000, 1000]
+    assert _auto_labels(10, 400) == 1500  # a one-hot-wide tiny table: at most 150 a row
     X = rng.normal(size=(200, 2))
     with pytest.warns(ConvergenceWarning):
         est = DSG(random_state=0, **{**FAST, "n_labels": "auto", "max_iter": 1}).fit(X)

@@ -392,7 +392,7 @@ class DiffusionSupervisedGenerator(DensityMixin, BaseEstimator):
                                   max_iter=INVERSE_MAX_ITER or self.max_iter,
                                   n_iter_no_change=INVERSE_N_ITER_NO_CHANGE or self.n_iter_no_change)
         for name, r in (("generator", res), ("inverse network", res_inv)):
-            if not r.converged and (name == "generator" or INVERSE_MAX_ITER is None):
+            if not r.converged:
                 warnings.warn(f"Training of the {name} stopped at max_iter={self.max_iter} epochs before "
                               "the loss stopped improving; consider increasing max_iter.", ConvergenceWarning)
 

@@ -8,7 +8,7 @@ from tqdm.auto import tqdm
 
 from .schedules import LinearSchedule
 from .score import choose_precision, chunk_rows
-from .solvers import solve
+from .solvers import SOLVERS, solve
 from .teacher import Teacher
 
 __all__ = ["make_labels", "LABELS_PER_MINIBATCH"]
@@ -109,7 +109,7 @@ def make_labels(
     with tqdm(total=n_labels * n_steps, disable=not verbose, desc="labelling", unit="step") as bar:
         for j in range(0, n_labels, block):
             kb = kernel.minibatch(score_batch_size, generator)
-            moments = kb.moments()
+            moments = kb.moments() if SOLVERS[solver].gaussian_start else None
 
             def denoiser(z, t, kb=kb):
                 a, b = schedule.alpha(t), schedule.sigma(t)

@@ -58,7 +58,7 @@ BANDWIDTH = 0.3
 
 
 def fit_cost(config: dict, epochs: int, seed: int) -> dict:
-    """Seconds of labelling, generator training and inverse training of one fit."""
+    """Seconds of labelling and generator training of one fit."""
     X = make_correlated_gaussian(config["n_samples"], config["n_features"], random_state=seed)
     est = DiffusionSupervisedGenerator(BANDWIDTH, n_labels=config["n_labels"], n_steps=config["n_steps"],
                                        solver="dpmpp_2m", max_iter=epochs, early_stopping=False, random_state=seed)
@@ -66,7 +66,7 @@ def fit_cost(config: dict, epochs: int, seed: int) -> dict:
         warnings.simplefilter("ignore")  # ConvergenceWarning: the epoch count is fixed on purpose
         est.fit(X)
     t = est.fit_times_
-    return {"labelling": t["labelling"], "training": t["training"], "inverse": t["inverse"]}
+    return {"labelling": t["labelling"], "training": t["training"]}
 
 
 def measure(factors, repeats, epochs, seed):
@@ -85,8 +85,8 @@ def measure(factors, repeats, epochs, seed):
                       flush=True)
             c = cache[key]
             rows.append({"factor": factor, "value": value, "labelling s": c["labelling"],
-                         "training s": c["training"], "inverse s": c["inverse"],
-                         "fit s": c["labelling"] + c["training"] + c["inverse"]})
+                         "training s": c["training"],
+                         "fit s": c["labelling"] + c["training"]})
     base = cache[tuple(sorted(BASE.items()))]
     base_total = sum(base.values())
     for row in rows:
@@ -101,9 +101,9 @@ def slopes(rows):
         sub = [r for r in rows if r["factor"] == factor]
         x = np.log([r["value"] for r in sub])
         fit = {"factor": factor, "range": f"{sub[0]['value']:,} .. {sub[-1]['value']:,}"}
-        for col, label in (("labelling s", "labelling slope"), ("train", "training slope"),
+        for col, label in (("labelling s", "labelling slope"), ("training s", "training slope"),
                            ("fit s", "fit slope")):
-            y = [r["training s"] + r["inverse s"] if col == "train" else r[col] for r in sub]
+            y = [r[col] for r in sub]
             fit[label] = float(np.round(np.polyfit(x, np.log(y), 1)[0], 2)) + 0.0  # + 0.0: no "-0.00"
         out.append(fit)
     return out
@@ -123,8 +123,8 @@ def plot(rows, fitted):
         x = [r["value"] for r in sub]
         ax.loglog(x, [r["labelling s"] for r in sub], "o-",
                   label=f"labelling (slope {fit['labelling slope']:.2f})")
-        ax.loglog(x, [r["training s"] + r["inverse s"] for r in sub], "s-",
-                  label=f"training, both nets (slope {fit['training slope']:.2f})")
+        ax.loglog(x, [r["training s"] for r in sub], "s-",
+                  label=f"training (slope {fit['training slope']:.2f})")
         ax.axvline(BASE[factor], color="0.7", lw=1, ls=":")
         ax.set_xticks(x, [f"{v:,}" for v in x])  # the measured values, no minor-tick labels
         ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
@@ -151,9 +151,8 @@ def main(argv=None):
 
     intro = docstring_body(__doc__)
     cost_text = (f"Seconds (median of {repeats} fit{'s' if repeats > 1 else ''}; {epochs} epochs for "
-                 "each network); ``fit / base`` is the total against the base configuration.")
-    slope_text = ("Least-squares slopes of log seconds against log value over each sweep "
-                  "(training: generator and inverse together).")
+                 "the generator); ``fit / base`` is the total against the base configuration.")
+    slope_text = "Least-squares slopes of log seconds against log value over each sweep."
     print_table(rows, floatfmt="{:.3g}", title="Fit cost")
     print_table(fitted, floatfmt="{:.2f}", title="Fitted slopes")
     page = (page_header("Scaling of the fit", args.command, elapsed) + intro + "\n\n"

@@ -5,8 +5,7 @@ Each setting (``solver/n_steps``, or ``key=value`` pairs joined by commas) fits
 default) on the standardised training split of ``load_split(name, n_samples=N,
 random_state=0)`` (``--n-samples``, 4,000 by default; real sets such as wine: all their
 rows) and scores at most ``--max-test`` (500) test rows. An upper-case key sets a constant of
-``sklearn_diffgen._estimator`` for the fit instead (``INVERSE_MAX_ITER=400``: the inverse
-network's old training budget). The page gives the mean test log-likelihood per data set and setting,
+``sklearn_diffgen._estimator`` for the fit instead (``LABELS_PER_VALUE=20``). The page gives the mean test log-likelihood per data set and setting,
 the same-seed difference of each setting against the reference (the first one), with its
 standard error and its range, and the labelling seconds (``fit_times_["labelling"]``). The
 defaults are the fastest setting whose difference is within the seed-to-seed noise.

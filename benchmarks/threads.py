@@ -117,7 +117,7 @@ def main(argv=None) -> int:
                                 "denoise_s", "denoise vs 1 thread"], "{:.3g}") + "\n\n"
     page += section(f"Default fits on {n:,} rows of two moons")
     page += rst_table(fits, ["one core busy", "n_jobs", "OMP_NUM_THREADS", "fit_s", "fit vs idle one-thread fit",
-                             "bandwidth_s", "labelling_s", "training_s", "inverse_s"], "{:.3g}") + "\n"
+                             "bandwidth_s", "labelling_s", "training_s"], "{:.3g}") + "\n"
     publish("threads", page, rows, elapsed, args.out)
     return 0
 

@@ -16,7 +16,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._validation import (SEED_MAX, check_n_samples, check_random_state_fresh, keep_state_on_error,
                           resolve_device, resolve_n_threads, torch_generator, torch_threads)
-from .density import generator_log_density
+from .density import NearestAnchor, generator_log_density
 from .labeling import make_labels
 from .networks import ACTIVATIONS, MLP
 from .preprocessing import standardisation, zca_whitening
@@ -31,13 +31,9 @@ __all__ = ["DiffusionSupervisedGenerator"]
 
 #: The sampling noise s is this fraction of the teacher's kernel width c h (model units).
 NOISE_FRACTION = 0.1
-_NETWORKS = ("generator_", "inverse_")
-#: Training budget of the inverse network, which gives score_samples its starting guesses:
-#: epochs at most, and epochs without improvement; None takes the generator's. A budget of
-#: 30 and 5 halved the fit time with the same held-out log-likelihood on four sets of five,
-#: but on rings the inversion landed on other preimages, 0.06 and 0.23 nats lower
-#: (:doc:`/benchmarks/inverse_budget`), so the default is the generator's.
-INVERSE_MAX_ITER = INVERSE_N_ITER_NO_CHANGE = None
+_NETWORKS = ("generator_",)
+#: Anchors whose generator outputs give score_samples its starting guesses (NearestAnchor).
+N_ANCHORS = 20_000
 #: ``n_labels="auto"``: ``LABELS_PER_VALUE`` labels a training value (row x model feature) and
 #: at most ``MAX_LABELS_PER_ROW`` a row, at least ``MIN_SMALL_LABELS`` and at most
 #: ``MAX_AUTO_LABELS``; above ``LABEL_BUDGET / MAX_AUTO_LABELS`` training rows, ``LABEL_BUDGET /
@@ -99,7 +95,7 @@ class DiffusionSupervisedGenerator(DensityMixin, BaseEstimator):
         Data points in the Monte Carlo mini-batch of the score; None uses all of them (the
         exact score of the smoothed data).
     hidden_layer_sizes : array-like of int, default=(128, 128, 128)
-        Hidden widths of the generator and of its inverse network.
+        Hidden widths of the generator.
     activation : {"relu", "silu", "gelu", "tanh", "logistic", "identity"}, default="relu"
         Activation of the hidden layers.
     batch_size : int or "auto", default="auto"
@@ -139,8 +135,8 @@ class DiffusionSupervisedGenerator(DensityMixin, BaseEstimator):
         Show progress bars for labelling and training when positive.
     callback : callable or None, default=None
         Called after every training epoch as ``callback(network, epoch, train_loss,
-        validation_loss)``, ``network`` being ``"generator"`` or ``"inverse"``; returning
-        True stops the training of that network.
+        validation_loss)``, ``network`` being ``"generator"``; returning True stops the
+        training.
 
     Attributes
     ----------
@@ -170,9 +166,12 @@ class DiffusionSupervisedGenerator(DensityMixin, BaseEstimator):
         Sampling noise s, in model units: 0.1 c h.
     device_ : torch.device
         The resolved device.
-    generator_, inverse_ : torch.nn.Module
-        The fitted generator F (model units) and the inverse network that gives
-        :meth:`score_samples` its starting guesses.
+    generator_ : torch.nn.Module
+        The fitted generator F (model units).
+    anchors_ : NearestAnchor
+        F's outputs on 20,000 seeded Gaussian draws, which give :meth:`score_samples` its
+        starting guesses (:class:`~sklearn_diffgen.density.NearestAnchor`); a pickle keeps
+        only their seed.
     n_iter_ : int
         Epochs run by the generator's training.
     loss_curve_, validation_scores_ : list of float
@@ -180,8 +179,8 @@ class DiffusionSupervisedGenerator(DensityMixin, BaseEstimator):
     best_loss_ : float
         Best monitored loss.
     fit_times_ : dict
-        Seconds spent choosing the ``bandwidth``, ``labelling``, ``training`` the generator
-        and training the ``inverse`` network.
+        Seconds spent choosing the ``bandwidth``, ``labelling`` and ``training`` the
+        generator (with the evaluation of its anchors).
     n_features_in_ : int
         Number of features seen during fit.
     feature_names_in_ : ndarray of shape (`n_features_in_`,)
@@ -368,7 +367,8 @@ class DiffusionSupervisedGenerator(DensityMixin, BaseEstimator):
         X = validate_data(self, X, dtype=np.float64, ensure_min_samples=2)
         hidden, budget, device = self._hidden(), self._budget_bytes(), resolve_device(self.device)
         rng = check_random_state_fresh(self.random_state)
-        gens = [torch.Generator().manual_seed(int(s)) for s in rng.randint(SEED_MAX, size=3)]
+        seeds = rng.randint(SEED_MAX, size=3)
+        gens = [torch.Generator().manual_seed(int(s)) for s in seeds[:2]]
         sched = SCHEDULES[self.schedule]
 
         t0 = time.perf_counter()
@@ -387,22 +387,18 @@ class DiffusionSupervisedGenerator(DensityMixin, BaseEstimator):
             generator = MLP(d, d, hidden, self.activation, generator=gens[1]).to(device)
             res = self._train(generator, z, labels, gens[1], "generator", n_labels, logdet_targets=tau,
                               logdet_weight=self.logdet_weight)
-            inverse = MLP(d, d, hidden, self.activation, generator=gens[2]).to(device)
-            res_inv = self._train(inverse, labels, z, gens[2], "inverse", n_labels,
-                                  max_iter=INVERSE_MAX_ITER or self.max_iter,
-                                  n_iter_no_change=INVERSE_N_ITER_NO_CHANGE or self.n_iter_no_change)
-        for name, r in (("generator", res), ("inverse network", res_inv)):
-            if not r.converged:
-                warnings.warn(f"Training of the {name} stopped at max_iter={self.max_iter} epochs before "
-                              "the loss stopped improving; consider increasing max_iter.", ConvergenceWarning)
+            anchors = NearestAnchor.draw(generator.eval(), N_ANCHORS, d, seeds[2], device)
+        if not res.converged:
+            warnings.warn(f"Training of the generator stopped at max_iter={self.max_iter} epochs before "
+                          "the loss stopped improving; consider increasing max_iter.", ConvergenceWarning)
 
         self.preprocessing_, self.teacher_, self.device_, self.t_end_ = affine, teacher, device, t_end
         self.whiten_, self.variance_correction_ = choice.whiten, choice.variance_correction
         self.n_labels_, self.noise_ = n_labels, NOISE_FRACTION * teacher.width
-        self.generator_, self.inverse_ = generator.eval().requires_grad_(False), inverse.eval().requires_grad_(False)
+        self.generator_, self.anchors_ = generator.requires_grad_(False), anchors
         self.n_iter_, self.loss_curve_, self.best_loss_ = res.n_iter, res.loss_curve, res.best_loss
         self.validation_scores_ = res.validation_scores
-        self.fit_times_ = {"bandwidth": t1 - t0, "labelling": t2 - t1, "training": res.time, "inverse": res_inv.time}
+        self.fit_times_ = {"bandwidth": t1 - t0, "labelling": t2 - t1, "training": time.perf_counter() - t2}
         return self
 
     # ------------------------------------------------------------------- sample
@@ -478,7 +474,7 @@ class DiffusionSupervisedGenerator(DensityMixin, BaseEstimator):
             else:
                 d = U.shape[1]
                 rows = chunk_rows(d * d + d * max(self._hidden(), default=d), budget, itemsize=8, n_buffers=8)
-                logp = generator_log_density(self.generator_, self.inverse_, U, noise=self.noise_, rows=rows)
+                logp = generator_log_density(self.generator_, self.anchors_, U, noise=self.noise_, rows=rows)
         return logp.numpy() + pre.log_det - pre.constant_deviation(X) / (2 * self.noise_**2)
 
     def score(self, X, y=None):
@@ -511,6 +507,8 @@ class DiffusionSupervisedGenerator(DensityMixin, BaseEstimator):
                 }
         if "teacher_" in state:
             state["teacher_"] = state["teacher_"].to("cpu")
+        if "anchors_" in state:  # a function of the generator and a seed: rebuilt on loading
+            state["anchors_"] = {"seed": state["anchors_"].seed, "n": state["anchors_"].z.shape[0]}
         if "device_" in state:
             state["device_"] = str(state["device_"])
         return state
@@ -534,4 +532,8 @@ class DiffusionSupervisedGenerator(DensityMixin, BaseEstimator):
                 net = MLP(**spec["kwargs"])
                 net.load_state_dict(spec["state_dict"])
                 state[key] = net.to(state["device_"]).eval().requires_grad_(False)
+        if isinstance(state.get("anchors_"), dict):
+            net = state["generator_"]
+            state["anchors_"] = NearestAnchor.draw(net, state["anchors_"]["n"], net.kwargs["in_features"],
+                                                   state["anchors_"]["seed"], state["device_"])
         super().__setstate__(state)

@@ -22,9 +22,10 @@ When x is in the range of F this tends, as :math:`s \to 0`, to the change of var
 range it stays finite and falls off as :math:`-|x - F(z^*)|^2 / (2 s^2)`: the honest density
 of the noisy generator there, not a guess.
 
-:math:`z^*` is found by Levenberg-Marquardt from a starting guess (the learned inverse
-network), with exact Jacobians from :func:`torch.func.jacfwd`, in float64 and row by row
-in effect, so the result of a row does not depend on the other rows of the batch.
+:math:`z^*` is found by Levenberg-Marquardt from a starting guess, with exact Jacobians from
+:func:`torch.func.jacfwd`, in float64 and row by row in effect, so the result of a row does
+not depend on the other rows of the batch. The guess is the input of the nearest of F's
+outputs on a bank of known inputs (:class:`NearestAnchor`): no inverse network is trained.
 """
 
 from __future__ import annotations
@@ -38,7 +39,8 @@ import torch
 from torch import Tensor
 from torch.func import jacfwd, vmap
 
-__all__ = ["log_density", "generator_log_density", "DensityResult", "InversionWarning", "jacobian"]
+__all__ = ["log_density", "generator_log_density", "DensityResult", "InversionWarning", "NearestAnchor",
+           "jacobian"]
 
 
 @dataclass
@@ -69,6 +71,9 @@ class DensityResult:
 def jacobian(F, z: Tensor) -> tuple[Tensor, Tensor]:
     """Values ``F(z)`` of shape (m, q) and exact Jacobians of shape (m, q, d), row by row.
 
+    F's own ``jacobian`` method when it has one (:meth:`~sklearn_diffgen.networks.MLP.jacobian`),
+    else :func:`torch.func.jacfwd` under :func:`torch.vmap`.
+
     Examples
     --------
     >>> A = torch.tensor([[2.0, 1.0], [0.0, 3.0]], dtype=torch.float64)
@@ -76,6 +81,9 @@ def jacobian(F, z: Tensor) -> tuple[Tensor, Tensor]:
     >>> bool(torch.equal(J[0], A))
     True
     """
+
+    if hasattr(F, "jacobian"):
+        return F.jacobian(z)
 
     def f(zi):
         out = F(zi.unsqueeze(0)).squeeze(0)
@@ -98,6 +106,7 @@ def log_density(
     noise: float,
     max_iter: int = 100,
     xtol: float = 1e-7,
+    ftol: float = 1e-10,
 ) -> DensityResult:
     r"""Laplace log-density of :math:`x = F(z) + s e` at each row of ``x`` (see the module doc).
 
@@ -108,13 +117,18 @@ def log_density(
     x : Tensor of shape (m, d)
         Points to score.
     z0 : Tensor of shape (m, d)
-        Starting guesses for :math:`z^*`, for example an inverse network's output.
+        Starting guesses for :math:`z^*`, for example a :class:`NearestAnchor`'s.
     noise : float
         The noise scale s > 0.
     max_iter : int
         Levenberg-Marquardt iterations at most.
     xtol : float
         A row has converged when an accepted step is below ``xtol * (1 + |z|)``.
+    ftol : float
+        A row has also converged when the Gauss-Newton model says that a full step would
+        lower E by less than ``ftol`` nats; the step is then not taken (nor F evaluated for
+        it). The error left in E is about ``ftol``, but the log-determinant term moves with
+        the square root of it: the default keeps it near 1e-6 nats.
 
     Notes
     -----
@@ -158,9 +172,16 @@ def log_density(
         if act.numel() == 0:
             it -= 1
             break
-        za, ra, Ja, la = z[act], r[act], J[act], lam[act]
+        Ja = J[act]
         H = s2 * eye + Ja.transpose(1, 2) @ Ja
-        g = s2 * za - (Ja.transpose(1, 2) @ ra.unsqueeze(2)).squeeze(2)
+        g = s2 * z[act] - (Ja.transpose(1, 2) @ r[act].unsqueeze(2)).squeeze(2)
+        # the Gauss-Newton model's decrease of E by a full step, in nats: below ftol, done
+        done = 0.5 * (g * torch.linalg.solve(H, g)).sum(dim=1) / s2 <= ftol
+        converged[act[done]] = True
+        act, H, g, Ja = act[~done], H[~done], g[~done], Ja[~done]
+        if act.numel() == 0:
+            break
+        za, ra, la = z[act], r[act], lam[act]
         damp = la * H.diagonal(dim1=1, dim2=2).mean(dim=1)
         step = -torch.linalg.solve(H + damp[:, None, None] * eye, g)
         z_try = za + step
@@ -181,6 +202,61 @@ def log_density(
     logp = -e / s2 - 0.5 * logdet - 0.5 * d * math.log(2.0 * math.pi)
     resid = r.norm(dim=1) / math.sqrt(s2)
     return DensityResult(logp, z, converged, resid, it)
+
+
+@dataclass
+class NearestAnchor:
+    r"""Starting guesses for the inversion of F: the input :math:`z_a` of the output :math:`F(z_a)` nearest to x.
+
+    A bank of anchors :math:`(z_a, F(z_a))` made once after training (:meth:`draw`: seeded
+    Gaussian draws) replaces a learned inverse network: a guess costs one nearest-neighbour
+    search, and it lies on the branch of F that actually passes near x. The bank is a
+    function of F and its seed alone, so it need not be stored.
+
+    Attributes
+    ----------
+    z, x : Tensor of shape (A, d)
+        The anchors' inputs and F's outputs at them, float32.
+    seed : int or None
+        The seed of :meth:`draw` that made z, if it made them.
+
+    Examples
+    --------
+    >>> F = lambda z: 2.0 * z
+    >>> G = NearestAnchor.from_generator(F, torch.linspace(-3, 3, 61).reshape(-1, 1))
+    >>> G(torch.tensor([[1.04], [-5.0]])).squeeze(1).tolist()
+    [0.5, -2.5]
+    """
+
+    z: Tensor
+    x: Tensor
+    seed: int | None = None
+
+    @classmethod
+    @torch.no_grad()
+    def from_generator(cls, F, z: Tensor, rows: int = 65536, seed: int | None = None) -> "NearestAnchor":
+        """Anchors at the rows of z, with F evaluated in chunks of ``rows``."""
+        dtype = next(iter(getattr(F, "parameters", list)()), z).dtype
+        x = torch.cat([F(z[i : i + rows].to(dtype)) for i in range(0, z.shape[0], rows)])
+        return cls(z.detach().float().contiguous(), x.detach().float().contiguous(), seed)
+
+    @classmethod
+    def draw(cls, F, n: int, d: int, seed: int, device="cpu") -> "NearestAnchor":
+        """Anchors at n standard Gaussian draws in d dimensions, drawn on the CPU from ``seed``."""
+        z = torch.randn(n, d, generator=torch.Generator().manual_seed(int(seed)))
+        return cls.from_generator(F, z.to(device), seed=int(seed))
+
+    def to(self, device) -> "NearestAnchor":
+        """The same anchors on ``device``."""
+        return NearestAnchor(self.z.to(device), self.x.to(device), self.seed)
+
+    @torch.no_grad()
+    def __call__(self, u: Tensor, rows: int = 1024) -> Tensor:
+        """The guess for each row of u (in u's dtype and device), by exact search in chunks of ``rows``."""
+        x, z = self.x.to(u.device), self.z.to(u.device)
+        idx = torch.cat([torch.cdist(u[i : i + rows].float(), x).argmin(dim=1)
+                         for i in range(0, u.shape[0], rows)]) if u.shape[0] else torch.zeros(0, dtype=torch.long)
+        return z[idx].to(u.dtype)
 
 
 class InversionWarning(UserWarning):
@@ -206,7 +282,7 @@ class InversionWarning(UserWarning):
 
 @torch.no_grad()
 def generator_log_density(F, G, u: Tensor, *, noise: float, rows: int) -> Tensor:
-    r""":func:`log_density` of the generator F at the rows of u, from the inverse network's guesses G(u).
+    r""":func:`log_density` of the generator F at the rows of u, from the guesses G(u) (a :class:`NearestAnchor`).
 
     Both networks run in float64 on their own device, in chunks of ``rows`` rows; every row
     is scored as it would be alone. An :class:`InversionWarning` reports the rows whose
@@ -222,7 +298,7 @@ def generator_log_density(F, G, u: Tensor, *, noise: float, rows: int) -> Tensor
     >>> generator_log_density(F, G, torch.zeros(3, 2), noise=0.1, rows=2).shape
     torch.Size([3])
     """
-    F, G = copy.deepcopy(F).double(), copy.deepcopy(G).double()
+    F = copy.deepcopy(F).double()
     device = next(iter(F.parameters()), u).device
     out, n_failed = [], 0
     for i in range(0, u.shape[0], max(1, rows)):

@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from sklearn_diffgen.density import jacobian, log_density
+from sklearn_diffgen.density import NearestAnchor, jacobian, log_density
 
 f64 = torch.float64
 
@@ -83,3 +83,28 @@ def test_jacobian_matches_autograd():
         Ji = torch.autograd.functional.jacobian(lambda v: smooth_map(v[None])[0], z[i])
         torch.testing.assert_close(J[i], Ji)
     torch.testing.assert_close(y, smooth_map(z))
+
+
+def test_ftol_stops_within_its_bound_of_the_converged_value():
+    # the Gauss-Newton stopping rule saves iterations but moves no log-density by more than ~ftol
+    x = torch.randn(200, 2, generator=torch.Generator().manual_seed(3), dtype=f64) * 2
+    z0 = torch.zeros_like(x)
+    strict = log_density(smooth_map, x, z0, noise=0.01, ftol=0.0, max_iter=200)
+    quick = log_density(smooth_map, x, z0, noise=0.01)
+    assert bool(strict.converged.all()) and bool(quick.converged.all())
+    assert quick.n_iter <= strict.n_iter
+    torch.testing.assert_close(quick.log_density, strict.log_density, rtol=0, atol=1e-6)
+
+
+def test_nearest_anchor_is_the_brute_force_nearest_neighbour():
+    from sklearn.neighbors import NearestNeighbors
+
+    g = torch.Generator().manual_seed(4)
+    z = torch.randn(500, 3, generator=g)
+    anchors = NearestAnchor.from_generator(lambda u: torch.sinh(u) + u.roll(1, dims=1), z)
+    u = torch.randn(300, 3, generator=g, dtype=f64)
+    idx = NearestNeighbors(n_neighbors=1, algorithm="brute").fit(anchors.x.numpy()).kneighbors(
+        u.numpy(), return_distance=False)[:, 0]
+    guess = anchors(u, rows=64)  # several chunks
+    assert guess.dtype == f64 and torch.equal(guess, z[idx].to(f64))
+    assert anchors(u[:0]).shape == (0, 3)

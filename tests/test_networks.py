@@ -42,3 +42,12 @@ def test_kwargs_rebuild_the_same_architecture():
     twin.load_state_dict(net.state_dict())
     z = torch.randn(6, 3)
     assert torch.equal(net(z), twin(z))
+
+
+@pytest.mark.parametrize("activation", sorted(ACTIVATIONS))
+def test_jacobian_matches_reverse_mode(activation):
+    net = MLP(3, 2, (7, 5), activation, generator=torch.Generator().manual_seed(0)).double()
+    z = torch.randn(6, 3, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    y, J = net.jacobian(z)
+    torch.testing.assert_close(y, net(z), rtol=0, atol=1e-12)
+    torch.testing.assert_close(J, torch.func.vmap(torch.func.jacrev(net))(z), rtol=1e-10, atol=1e-12)

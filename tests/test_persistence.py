@@ -25,6 +25,8 @@ def test_pickle_round_trip(est):
     np.testing.assert_array_equal(back.sample(20, random_state=1), model.sample(20, random_state=1))
     np.testing.assert_array_equal(back.score_samples(X[:10]), model.score_samples(X[:10]))
     assert isinstance(back.generator_, torch.nn.Module) and back.device_ == model.device_
+    # the anchors are not stored but rebuilt from the generator and their seed, to the bit
+    assert torch.equal(back.anchors_.x, model.anchors_.x) and torch.equal(back.anchors_.z, model.anchors_.z)
 
 
 def test_joblib_round_trip(est, tmp_path):
@@ -38,6 +40,7 @@ def test_joblib_round_trip(est, tmp_path):
 def test_pickle_holds_no_live_modules(est):
     state = est[0].__getstate__()
     assert isinstance(state["generator_"], dict) and isinstance(state["device_"], str)
+    assert state["anchors_"] == {"seed": est[0].anchors_.seed, "n": est[0].anchors_.z.shape[0]}
     assert all(t.device.type == "cpu" for t in state["generator_"]["state_dict"].values())
 
 

@@ -436,13 +436,13 @@ class DiffusionSupervisedGenerator(DensityMixin, BaseEstimator):
         It is the change of variables :math:`\log N(z^*) - \log|\det \partial F/\partial
         z(z^*)|` at the preimage :math:`F(z^*) = x` for rows in the range of F, by the
         Laplace method (finite, falling off as :math:`-|x - F(z^*)|^2 / (2 s^2)`) for rows
-        out of it, computed in float64 row by row (:mod:`sklearn_diffgen.density`): a row
-        scores the same alone or in a batch. Columns that were constant in training add
-        :math:`-(x_j - c_j)^2 / (2 s^2)`. An
+        out of it, iterated in float32 then float64, row by row
+        (:mod:`sklearn_diffgen.density`): a row scores the same alone or in a batch.
+        Columns that were constant in training add :math:`-(x_j - c_j)^2 / (2 s^2)`. An
         :class:`~sklearn_diffgen.density.InversionWarning` reports rows whose inversion did
-        not converge. Each row costs d forward-mode passes per iteration and memory in
-        :math:`d^2` (:doc:`/benchmarks/speed`); past about a hundred columns, reduce the
-        data first (for example with PCA in a Pipeline).
+        not converge. Each row costs a Jacobian (d tangents through the network) per
+        iteration and memory in :math:`d^2` (:doc:`/benchmarks/speed`); past about a hundred
+        columns, reduce the data first (for example with PCA in a Pipeline).
 
         ``method="teacher"`` returns instead the exact log-density of the teacher
         (:meth:`~sklearn_diffgen.teacher.Teacher.log_prob`), the law the labels follow: the

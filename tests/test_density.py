@@ -108,3 +108,16 @@ def test_nearest_anchor_is_the_brute_force_nearest_neighbour():
     guess = anchors(u, rows=64)  # several chunks
     assert guess.dtype == f64 and torch.equal(guess, z[idx].to(f64))
     assert anchors(u[:0]).shape == (0, 3)
+
+
+def test_generator_log_density_two_precisions_match_the_closed_form():
+    # float32 then float64 from the nearest anchor, for an affine MLP: N(c, A A^T + s^2 I) exactly
+    from sklearn_diffgen.density import generator_log_density
+    from sklearn_diffgen.networks import MLP
+
+    F = MLP(3, 3, (), generator=torch.Generator().manual_seed(0))
+    A, c = F.net[0].weight.double(), F.net[0].bias.double()
+    x = torch.randn(40, 3, generator=torch.Generator().manual_seed(5), dtype=f64)
+    got = generator_log_density(F, NearestAnchor.draw(F, 500, 3, seed=0), x, noise=0.05, rows=16)
+    want = gaussian_logpdf(x, c, A @ A.T + 0.0025 * torch.eye(3, dtype=f64))
+    torch.testing.assert_close(got, want, rtol=1e-9, atol=1e-8)

@@ -247,10 +247,6 @@ class NearestAnchor:
         z = torch.randn(n, d, generator=torch.Generator().manual_seed(int(seed)))
         return cls.from_generator(F, z.to(device), seed=int(seed))
 
-    def to(self, device) -> "NearestAnchor":
-        """The same anchors on ``device``."""
-        return NearestAnchor(self.z.to(device), self.x.to(device), self.seed)
-
     @torch.no_grad()
     def __call__(self, u: Tensor, rows: int = 128) -> Tensor:
         """The guess for each row of u (in u's dtype and device), by exact search in chunks of ``rows``."""

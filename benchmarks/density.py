@@ -4,7 +4,8 @@ On data with a known density (8gaussians, checkerboard, the correlated Gaussians
 gaussian20) and on two moons, each with 10,000 rows split 80/10/10 by
 ``datasets.load_split`` and standardised with the training split's ``StandardScaler``:
 
-* **ours** -- ``DiffusionSupervisedGenerator(random_state=seed)``, the defaults;
+* **ours** -- ``DiffusionSupervisedGenerator(random_state=seed)``, the defaults (with
+  ``keep_training_data=True``, which the teacher row needs and which changes nothing else);
 * **ours, log-det λ** -- the same with ``logdet_weight=λ`` for each ``--logdet`` value: the
   generator's Jacobian is also fitted to the teacher's closed-form log-determinants;
 * **ours, k=v** -- the same with other parameters, for each setting of ``--ours``;
@@ -94,7 +95,7 @@ def run(name: str, args) -> list[dict]:
     true = None
     if data.logpdf is not None:  # the true density in standardised units
         true = data.logpdf(data.test[: args.max_score]) + np.log(sc.scale_).sum()
-    fits = {"ours": {}}
+    fits = {"ours": {"keep_training_data": True}}  # the teacher row needs its data
     fits.update({f"ours, log-det {lam:g}": dict(logdet_weight=lam) for lam in args.logdet})
     fits.update({f"ours, {setting}": parse_setting(setting) for setting in args.ours})
     models = {label: timed(lambda: peers_sklearn.fit_ours(Xtr, random_state=args.seed,

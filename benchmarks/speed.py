@@ -102,7 +102,7 @@ IMPORTS = {
 }
 FITS = {
     "ours": """
-model = DiffusionSupervisedGenerator(random_state={seed}, **{ours!r}).fit(Xtr)
+model = DiffusionSupervisedGenerator(random_state={seed}, keep_training_data=True, **{ours!r}).fit(Xtr)
 parts = dict(model.fit_times_, epochs=model.n_iter_)
 """,
     "KernelDensity": """
@@ -218,8 +218,8 @@ class TeacherSampler:
     """The training-free teacher of a fitted estimator, run at sample time: each row solves the ODE.
 
     ``sample(n)`` labels n draws :math:`z \\sim N(0, I)` with
-    :func:`sklearn_diffgen.labeling.make_labels` on the estimator's ``teacher_`` (its data in
-    model coordinates, bandwidth and variance scale), as its ``fit`` does, and maps the labels
+    :func:`sklearn_diffgen.labeling.make_labels` on the estimator's ``teacher_`` (fitted with
+    ``keep_training_data=True``: its data in model coordinates, bandwidth and variance scale), as its ``fit`` does, and maps the labels
     back to data units with its ``preprocessing_``, so whitening and the variance correction
     apply as in the fit. The schedule, solver, steps and Monte Carlo batch are the
     estimator's unless given; another ``bandwidth`` keeps the estimator's choice of variance

@@ -34,7 +34,8 @@ toys = {
 models, data = {}, {}
 for name in toys:
     X = make_toy(name, 3000, random_state=0)
-    gen = DiffusionSupervisedGenerator(random_state=0).fit(X)
+    # keep_training_data: score_samples(method="teacher") below needs the training rows
+    gen = DiffusionSupervisedGenerator(keep_training_data=True, random_state=0).fit(X)
     models[name], data[name] = gen, X
     print(f"{name:>12}: bandwidth_={gen.bandwidth_:.3f}, {gen.n_iter_} epochs, "
           f"fit {sum(gen.fit_times_.values()):.1f} s")

@@ -117,6 +117,11 @@ class DiffusionSupervisedGenerator(DensityMixin, BaseEstimator):
         Weight of a loss that fits the generator's log-Jacobian to the teacher map's, known
         in closed form (:meth:`~sklearn_diffgen.teacher.Teacher.logdet_targets`); 0 trains
         on values only (:doc:`/benchmarks/density`).
+    keep_training_data : bool, default=False
+        Keep the training rows (in model coordinates) in the fitted teacher, which
+        ``score_samples(X, method="teacher")`` needs. By default a fitted model, and its
+        pickle, holds no training row: only the parameters listed below and the
+        generator's weights (:ref:`privacy`).
     working_memory : int or None, default=None
         MiB for the (labels x data) score blocks and other chunked work; None takes
         ``sklearn.get_config()["working_memory"]``.
@@ -142,7 +147,8 @@ class DiffusionSupervisedGenerator(DensityMixin, BaseEstimator):
     ----------
     teacher_ : Teacher
         The law the labels follow (:class:`~sklearn_diffgen.teacher.Teacher`), in model
-        coordinates; ``score_samples(X, method="teacher")`` is its density.
+        coordinates: its bandwidth and scale, and its data (the training rows) only with
+        ``keep_training_data=True``; ``score_samples(X, method="teacher")`` is then its density.
     preprocessing_ : Affine
         The map to model coordinates (:class:`~sklearn_diffgen.preprocessing.Affine`).
     bandwidth_ : float
@@ -228,6 +234,7 @@ class DiffusionSupervisedGenerator(DensityMixin, BaseEstimator):
         "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
         "tol": [Interval(Real, 0, None, closed="left")],
         "logdet_weight": [Interval(Real, 0, None, closed="left")],
+        "keep_training_data": ["boolean"],
         "working_memory": [Interval(Real, 0, None, closed="neither"), None],
         "device": [str, torch.device],
         "n_jobs": [Integral, None],
@@ -257,6 +264,7 @@ class DiffusionSupervisedGenerator(DensityMixin, BaseEstimator):
         n_iter_no_change=30,
         tol=1e-6,
         logdet_weight=0.0,
+        keep_training_data=False,
         working_memory=None,
         device="auto",
         n_jobs=None,
@@ -282,6 +290,7 @@ class DiffusionSupervisedGenerator(DensityMixin, BaseEstimator):
         self.n_iter_no_change = n_iter_no_change
         self.tol = tol
         self.logdet_weight = logdet_weight
+        self.keep_training_data = keep_training_data
         self.working_memory = working_memory
         self.device = device
         self.n_jobs = n_jobs
@@ -392,7 +401,8 @@ class DiffusionSupervisedGenerator(DensityMixin, BaseEstimator):
             warnings.warn(f"Training of the generator stopped at max_iter={self.max_iter} epochs before "
                           "the loss stopped improving; consider increasing max_iter.", ConvergenceWarning)
 
-        self.preprocessing_, self.teacher_, self.device_, self.t_end_ = affine, teacher, device, t_end
+        self.preprocessing_, self.device_, self.t_end_ = affine, device, t_end
+        self.teacher_ = teacher if self.keep_training_data else teacher.without_data()
         self.whiten_, self.variance_correction_ = choice.whiten, choice.variance_correction
         self.n_labels_, self.noise_ = n_labels, NOISE_FRACTION * teacher.width
         self.generator_, self.anchors_ = generator.requires_grad_(False), anchors
@@ -448,14 +458,16 @@ class DiffusionSupervisedGenerator(DensityMixin, BaseEstimator):
         (:meth:`~sklearn_diffgen.teacher.Teacher.log_prob`), the law the labels follow: the
         likelihood view of the diffusion model the generator was distilled from (Huang, Lim
         & Courville 2021), a diagnostic for how much density the distillation loses. It
-        costs O(n_train) per row.
+        costs O(n_train) per row, and needs the training rows: fit with
+        ``keep_training_data=True``.
 
         Parameters
         ----------
         X : array-like of shape (n_samples, `n_features_in_`)
             Rows to score.
         method : {"model", "teacher"}, default="model"
-            The density of :meth:`sample` (the default), or the teacher's.
+            The density of :meth:`sample` (the default), or the teacher's, which needs a
+            model fitted with ``keep_training_data=True``.
 
         Returns
         -------
@@ -470,6 +482,10 @@ class DiffusionSupervisedGenerator(DensityMixin, BaseEstimator):
         U = torch.as_tensor(pre.to_model(X))
         with torch_threads(resolve_n_threads(self.n_jobs)):
             if method == "teacher":
+                if self.teacher_.data is None:
+                    raise ValueError("score_samples(method='teacher') needs the training rows, which this model "
+                                     "does not keep (keep_training_data=False, the default); refit with "
+                                     "keep_training_data=True")
                 logp = self.teacher_.log_prob(U.to(self.device_), budget_bytes=budget).cpu()
             else:
                 d = U.shape[1]

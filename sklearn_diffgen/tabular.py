@@ -243,6 +243,10 @@ class TabularGenerator(BaseEstimator):
     Fitted on a :class:`pandas.DataFrame`, :meth:`sample` returns a DataFrame with the same
     columns, dtypes and category sets; fitted on an array, it returns an array.
 
+    A fitted model keeps no training row: the columns' kinds, dtypes and observed minimum and
+    maximum, the category sets, the class frequencies and the row generators, which by
+    default keep none either (:ref:`privacy`).
+
     Parameters
     ----------
     estimator : estimator or None, default=None

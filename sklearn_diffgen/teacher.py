@@ -114,8 +114,10 @@ class Teacher:
 
     Parameters
     ----------
-    data : Tensor of shape (N, d)
-        The data x_n in model coordinates, float64, on the device the work runs on.
+    data : Tensor of shape (N, d) or None
+        The data x_n in model coordinates, float64, on the device the work runs on; None
+        for a teacher that keeps only its parameters (:meth:`without_data`), which has no
+        density or kernel.
     bandwidth : float
         The smoothing width h > 0.
     scale : float, default=1.0
@@ -133,7 +135,7 @@ class Teacher:
     True
     """
 
-    data: Tensor
+    data: Tensor | None
     bandwidth: float
     scale: float = 1.0
 
@@ -144,11 +146,24 @@ class Teacher:
 
     def kernel(self, budget_bytes: int = 256 * 2**20) -> Kernel:
         """The kernel over the (unscaled) data, whose denoiser labelling integrates."""
+        if self.data is None:
+            raise ValueError("this teacher keeps no data (Teacher.without_data): it has no kernel or density")
         return Kernel(self.data, budget_bytes)
 
     def to(self, device) -> "Teacher":
         """The same teacher with its data on ``device``."""
-        return Teacher(self.data.to(device), self.bandwidth, self.scale)
+        return self if self.data is None else Teacher(self.data.to(device), self.bandwidth, self.scale)
+
+    def without_data(self) -> "Teacher":
+        """The same bandwidth and scale, without the data: what a fitted model keeps by default.
+
+        Examples
+        --------
+        >>> t = Teacher(torch.zeros(3, 2, dtype=torch.float64), 0.5).without_data()
+        >>> t.data is None, t.width
+        (True, 0.5)
+        """
+        return Teacher(None, self.bandwidth, self.scale)
 
     def log_prob(self, u: Tensor, *, budget_bytes: int = 256 * 2**20) -> Tensor:
         """Exact log-density of the teacher at the rows of ``u``, in float64 (O(N) per row)."""

@@ -320,8 +320,8 @@ def test_grid_search_over_bandwidth_steps_and_width(gauss_data):
 
 def test_teacher_density_is_the_kde_of_the_standardised_data(fitted, gauss_data):
     Xtr, Xte, _ = gauss_data
-    est = DSG(bandwidth=0.1, whiten=False, variance_correction=False, random_state=0,
-              **{**FAST, "max_iter": 2})
+    est = DSG(bandwidth=0.1, whiten=False, variance_correction=False, keep_training_data=True,
+              random_state=0, **{**FAST, "max_iter": 2})
     with pytest.warns(ConvergenceWarning):
         est.fit(Xtr)
     mean, std = Xtr.mean(0), Xtr.std(0)
@@ -340,8 +340,8 @@ def test_teacher_density_is_a_gaussian_mixture_in_data_units(gauss_data, whiten,
     # correlation matrix, c = 1 / sqrt(1 + h^2) with the correction and 1 without
     Xtr, Xte, _ = gauss_data
     Xtr, h = Xtr[:300], 0.7
-    est = DSG(bandwidth=h, whiten=whiten, variance_correction=correction, random_state=0,
-              **{**FAST, "max_iter": 2})
+    est = DSG(bandwidth=h, whiten=whiten, variance_correction=correction, keep_training_data=True,
+              random_state=0, **{**FAST, "max_iter": 2})
     with pytest.warns(ConvergenceWarning):
         est.fit(Xtr)
     mean, std = Xtr.mean(0), Xtr.std(0)
@@ -372,7 +372,7 @@ def test_auto_teacher_on_gaussian_data_is_the_gaussian_fit(gauss_data):
     # correlated Gaussian data: cross-validation picks whitening and the correction with a
     # wide bandwidth, where the teacher nears N(sample mean, sample covariance)
     Xtr, Xte, law = gauss_data
-    est = DSG(random_state=0, **FAST).fit(Xtr)
+    est = DSG(keep_training_data=True, random_state=0, **FAST).fit(Xtr)
     assert est.whiten_ and est.variance_correction_ and est.bandwidth_ > 2
     fit = multivariate_normal(Xtr.mean(0), np.cov(Xtr.T, bias=True))
     np.testing.assert_allclose(est.score_samples(Xte, method="teacher"), fit.logpdf(Xte), atol=0.05)
@@ -384,7 +384,7 @@ def test_auto_teacher_beats_the_standardised_kde_in_8d(rng):
     # the standardised data) is far behind; the networks are not trained here
     A = rng.normal(size=(8, 8))
     X = rng.multivariate_normal(np.zeros(8), A @ A.T + np.eye(8), size=1500)
-    kw = {**FAST, "n_labels": 50, "max_iter": 1}
+    kw = {**FAST, "n_labels": 50, "max_iter": 1, "keep_training_data": True}
     with pytest.warns(ConvergenceWarning):
         auto = DSG(random_state=0, **kw).fit(X[:1000])
         kde = DSG(whiten=False, variance_correction=False, random_state=0, **kw).fit(X[:1000])
@@ -459,7 +459,8 @@ def test_teacher_and_preprocessing_are_the_fitted_objects(gauss_data):
     # teacher_ and preprocessing_ are what labelling used: the teacher's density through
     # them equals score_samples(method="teacher"), and the read-only attributes mirror them
     Xtr, Xte, _ = gauss_data
-    est = DSG(bandwidth=0.6, whiten=True, variance_correction=True, random_state=0, **FAST).fit(Xtr[:400])
+    est = DSG(bandwidth=0.6, whiten=True, variance_correction=True, keep_training_data=True, random_state=0,
+              **FAST).fit(Xtr[:400])
     import torch
 
     u = torch.as_tensor(est.preprocessing_.to_model(Xte[:20])).to(est.device_)

@@ -312,7 +312,11 @@ class DiffusionSupervisedGenerator(DensityMixin, BaseEstimator):
         return int(mib * 2**20)
 
     def _hidden(self) -> tuple:
-        sizes = np.atleast_1d(np.asarray(self.hidden_layer_sizes)).ravel()
+        raw = self.hidden_layer_sizes
+        items = [raw] if np.isscalar(raw) else list(raw)
+        if not all(np.isscalar(h) for h in items):
+            raise ValueError(f"hidden_layer_sizes must be a flat sequence of layer widths, got {raw!r}")
+        sizes = np.asarray(items)
         if sizes.size and (not np.issubdtype(sizes.dtype, np.integer) or np.any(sizes < 1)):
             raise ValueError(
                 f"hidden_layer_sizes must be positive integers, got {self.hidden_layer_sizes!r}"
@@ -447,7 +451,8 @@ class DiffusionSupervisedGenerator(DensityMixin, BaseEstimator):
         z(z^*)|` at the preimage :math:`F(z^*) = x` for rows in the range of F, by the
         Laplace method (finite, falling off as :math:`-|x - F(z^*)|^2 / (2 s^2)`) for rows
         out of it, iterated in float32 then float64, row by row
-        (:mod:`sklearn_diffgen.density`): a row scores the same alone or in a batch.
+        (:mod:`sklearn_diffgen.density`): a row scores the same alone or in a batch, to
+        rounding (within 1e-9; batched products round differently).
         Columns that were constant in training add :math:`-(x_j - c_j)^2 / (2 s^2)`. An
         :class:`~sklearn_diffgen.density.InversionWarning` reports rows whose inversion did
         not converge. Each row costs a Jacobian (d tangents through the network) per

@@ -11,11 +11,14 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-__all__ = ["Affine", "standardisation", "zca_whitening", "WHITEN_FLOOR"]
+__all__ = ["Affine", "standardisation", "zca_whitening", "WHITEN_FLOOR", "UNDERFLOW_SCALE"]
 
 #: Eigenvalues of the correlation matrix are floored at this fraction of the largest before
 #: whitening, so that collinear columns (one-hot codes, sums) give finite coordinates.
 WHITEN_FLOOR = 1e-6
+#: Columns whose values all lie below this magnitude are rejected when they vary: the squares
+#: of their deviations underflow float64, so their variance cannot be computed.
+UNDERFLOW_SCALE = 1e-150
 
 
 @dataclass(frozen=True)
@@ -83,18 +86,34 @@ class Affine:
 
 
 def standardisation(X: np.ndarray) -> Affine:
-    """The standardisation of X's columns, without whitening; raises when nothing varies.
+    r"""The standardisation of X's columns, without whitening; raises when nothing varies.
 
-    A column counts as constant when its standard deviation is within rounding of its own
-    magnitude (10 machine epsilons of its largest absolute value).
+    A column counts as constant when its variance is within the rounding error of the
+    two-pass variance of n values, :math:`n \epsilon\, v + (n \epsilon \bar x)^2`
+    (Chan, Golub & LeVeque 1983), the test of scikit-learn's
+    :class:`~sklearn.preprocessing.StandardScaler`: a column that holds one value is constant
+    for any n, whatever rounding its mean picks up.
+
+    Examples
+    --------
+    >>> X = np.c_[np.arange(300.0), np.full(300, 0.1)]
+    >>> standardisation(X).constant.tolist()
+    [False, True]
     """
-    mean = X.mean(axis=0)
-    std = X.std(axis=0)
-    if not np.all(np.isfinite(std)):
+    n, eps = X.shape[0], np.finfo(np.float64).eps
+    with np.errstate(over="ignore"):  # reported just below
+        mean = X.mean(axis=0)
+        var = X.var(axis=0)
+    if not np.all(np.isfinite(var)):
         raise ValueError("X has values too large to standardise (its variance overflows float64)")
-    constant = std <= 10 * np.finfo(np.float64).eps * np.abs(X).max(axis=0)
+    constant = var <= n * eps * var + (n * eps * mean) ** 2
+    underflow = constant & (np.ptp(X, axis=0) > 0) & (np.abs(X).max(axis=0) < UNDERFLOW_SCALE)
+    if underflow.any():
+        raise ValueError(f"columns {np.flatnonzero(underflow).tolist()} of X vary only below "
+                         f"{UNDERFLOW_SCALE:g}, where their variance underflows float64: rescale them first")
     if constant.all():
         raise ValueError("every column of X is constant: there is no distribution to fit")
+    std = np.sqrt(var)
     scale = np.where(constant, 1.0, std)
     return Affine(mean, scale, constant, np.eye(int((~constant).sum())))
 

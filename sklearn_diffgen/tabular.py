@@ -27,6 +27,7 @@ behind a pandas interface:
 from __future__ import annotations
 
 import inspect
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -72,11 +73,21 @@ def _column_kind(name, s) -> str:
         return "float"
     if isinstance(s.dtype, pd.CategoricalDtype) or pd.api.types.is_object_dtype(s.dtype) or \
             pd.api.types.is_string_dtype(s.dtype):
+        _check_uniform_types(f"column {name!r}", s.dropna())
         return "categorical"
     raise TypeError(
         f"column {name!r} has dtype {s.dtype}, which TabularGenerator cannot model; convert it "
         "to numbers, integers, booleans or categories first"
     )
+
+
+def _check_uniform_types(what: str, values) -> None:
+    """Raise when values mix strings with numbers, which neither sorts nor encodes."""
+    kinds = {"string" if isinstance(v, str) else "number" for v in values}
+    if len(kinds) > 1:
+        example = [next(v for v in values if isinstance(v, str)), next(v for v in values if not isinstance(v, str))]
+        raise TypeError(f"{what} mixes strings and numbers (for example {example[0]!r} and {example[1]!r}); "
+                        "convert it to one type first, for example with .astype(str)")
 
 
 def _describe(df) -> list[_Column]:
@@ -88,6 +99,9 @@ def _describe(df) -> list[_Column]:
             raise ValueError(f"column {name!r} has no observed value")
         col = _Column(name, kind, s.dtype, has_missing=bool(s.isna().any()))
         if kind != "categorical":
+            if kind == "integer" and len(s.dropna()) and max(abs(int(s.min())), abs(int(s.max()))) > 2**53:
+                warnings.warn(f"column {name!r} holds integers beyond 2**53, which float64 cannot hold exactly: "
+                              "the model sees them, and samples them, rounded to float64 precision", UserWarning)
             v = s.dropna().to_numpy(dtype=np.float64)
             if not np.all(np.isfinite(v)):
                 raise ValueError(f"column {name!r} has infinite values")
@@ -289,6 +303,8 @@ class TabularGenerator(BaseEstimator):
         The class labels, None when fitted without y.
     class_prior_ : ndarray or None
         Training frequency of each class.
+    class_count_ : ndarray or None
+        Training rows of each class.
     n_features_in_ : int
         Number of columns seen in fit.
     feature_names_in_ : ndarray
@@ -341,6 +357,9 @@ class TabularGenerator(BaseEstimator):
     def _frame(self, X, reset: bool):
         if isinstance(X, pd.DataFrame):
             df = X
+            if df.columns.duplicated().any():
+                raise ValueError(f"X has duplicate column names {df.columns[df.columns.duplicated()].unique().tolist()}: "
+                                 "give every column its own name")
             if reset:
                 self.feature_names_in_ = np.asarray(X.columns, dtype=object)
                 self._array_input = False
@@ -420,25 +439,26 @@ class TabularGenerator(BaseEstimator):
         self.encoder_ = _make_encoder(self.columns_, self.categorical_encoding)
         self.encoder_.fit(_prepare(df, self.columns_, np.random.RandomState(0)))
         U = self._encode(df, rng)
-        self.classes_ = self.class_prior_ = None
+        self.classes_ = self.class_prior_ = self.class_count_ = None
         if y is None:
             self.estimators_ = {None: self._new_estimator(rng).fit(U)}
             return self
-        y = np.asarray(y)
+        y_in, y = y, np.asarray(y)
         if y.shape != (df.shape[0],):
             raise ValueError(f"y must have shape ({df.shape[0]},), got {y.shape}")
         if pd.isna(y).any():
             raise ValueError("y has missing labels")
-        self.classes_, codes, counts = np.unique(y, return_inverse=True, return_counts=True)
-        self.class_prior_ = counts / counts.sum()
+        _check_uniform_types("y", np.asarray(y_in, dtype=object).ravel())  # np.asarray made 1 and "a" both strings
+        self.classes_, codes, self.class_count_ = np.unique(y, return_inverse=True, return_counts=True)
+        self.class_prior_ = self.class_count_ / self.class_count_.sum()
         if self.conditional == "joint":
             self.estimators_ = {None: self._new_estimator(rng).fit(np.hstack([U, self._label_onehot(codes)]))}
             return self
-        small = self.classes_[counts < 2]
+        small = self.classes_[self.class_count_ < 2]
         if small.size:
             raise ValueError(
-                f"classes {small.tolist()} have fewer than 2 rows: a separate model cannot be "
-                "fitted to them; use conditional='joint' or drop them"
+                f"classes {small.tolist()} have a single row, too few to learn their rows' distribution: "
+                "drop them or merge them into other classes"
             )
         self.estimators_ = {c: self._new_estimator(rng).fit(U[codes == k]) for k, c in enumerate(self.classes_)}
         return self
@@ -479,9 +499,13 @@ class TabularGenerator(BaseEstimator):
             kept.append(W[ok, :-m])
             got += int(ok.sum())
             if got < n and drawn >= 20 * n / max(self.class_prior_[k], _MIN_ACCEPTANCE):
+                count = int(self.class_count_[k])
+                advice = ("use conditional='separate', which fits a model to its rows alone" if count >= 2
+                          else "drop it or merge it into another class")
                 raise RuntimeError(
                     f"the joint model produced only {got} rows of class {self.classes_[k]!r} in "
-                    f"{drawn} draws; use conditional='separate'"
+                    f"{drawn} draws: it has {count} training rows, too few for the joint model to "
+                    f"generate it; {advice}"
                 )
         return np.vstack(kept)[:n]
 

@@ -157,6 +157,31 @@ def test_constant_columns(rng):
     np.testing.assert_allclose(ok, ref.score_samples(X[:5, :2]), atol=1e-8)
 
 
+def test_constant_column_is_found_whatever_the_rounding_of_its_mean(rng):
+    # 0.1 repeated 300 times has a mean off by rounding and a std of 5e-16: constant
+    # all the same (the bound of StandardScaler's test grows with n), and scored as such
+    X = rng.normal(size=(300, 3))
+    X[:, 1] = 0.1
+    est = DSG(random_state=0, **FAST).fit(X)
+    assert est.constant_.tolist() == [False, True, False]
+    B = X[:3].copy()
+    B[:, 1] = 0.1 * (1 + 1e-9)
+    assert np.all(est.score_samples(B) > est.score_samples(X[:3]) - 1)  # a 1e-10 offset costs nothing
+    with pytest.raises(ValueError, match="every column of X is constant"):
+        DSG(**FAST).fit(np.tile(X[:1], (300, 1)))  # one row, repeated
+
+
+def test_values_below_the_float64_variance_range_are_refused_as_such(rng):
+    with pytest.raises(ValueError, match="underflows float64: rescale"):
+        DSG(**FAST).fit(rng.normal(size=(50, 2)) * 1e-300)
+
+
+@pytest.mark.parametrize("sizes", [[[8, 8]], [[8, 8], [3]], [(8,), 4]])
+def test_nested_hidden_layer_sizes_are_refused(rng, sizes):
+    with pytest.raises(ValueError, match="flat sequence"):
+        DSG(**{**FAST, "hidden_layer_sizes": sizes}).fit(rng.normal(size=(50, 2)))
+
+
 def test_single_column_works(rng):
     X = rng.normal(size=(500, 1))
     est = DSG(random_state=0, **FAST).fit(X)

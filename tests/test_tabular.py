@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 from scipy.special import logsumexp
-from sklearn.base import clone
+from sklearn.base import BaseEstimator, clone
 from sklearn.neighbors import KernelDensity
 
 from sklearn_diffgen import DiffusionSupervisedGenerator, TabularGenerator
@@ -187,8 +187,9 @@ def test_errors(frame, labelled):
         TabularGenerator(kde()).fit(pd.DataFrame({"t": pd.date_range("2020", periods=5)}))
     with pytest.raises(ValueError, match="no observed value"):
         TabularGenerator(kde()).fit(pd.DataFrame({"a": [np.nan, np.nan], "b": [1.0, 2.0]}))
-    with pytest.raises(ValueError, match="fewer than 2 rows"):
+    with pytest.raises(ValueError, match="single row.*drop them or merge") as err:
         TabularGenerator(kde()).fit(X, np.r_[["lonely"], y[1:]])
+    assert "joint" not in str(err.value)  # no advice that the other mode cannot follow either
     gen = TabularGenerator(kde()).fit(X, y)
     with pytest.raises(ValueError, match="unknown classes"):
         gen.sample(3, y="c")
@@ -246,3 +247,48 @@ def test_sparse_and_complex_input_get_clear_errors(fast):
         gen.fit(sp.csr_matrix(np.eye(4)))
     with pytest.raises(ValueError, match="Complex"):
         gen.fit(np.ones((4, 2)) * (1 + 1j))
+
+
+
+def test_unclear_inputs_get_errors_that_name_the_problem(labelled):
+    X, y = labelled
+    dup = X.rename(columns={X.columns[1]: X.columns[0]})
+    with pytest.raises(ValueError, match="duplicate column names"):
+        TabularGenerator(kde()).fit(dup)
+    mixed = X.assign(m=pd.Series([1 if i % 2 else "x" for i in range(len(X))], dtype=object))
+    with pytest.raises(TypeError, match="column 'm' mixes strings and numbers"):
+        TabularGenerator(kde()).fit(mixed)
+    # as a list, numpy would turn 1 into "1" and return labels of another type: refused too
+    labels = [1 if i < 10 else v for i, v in enumerate(y)]
+    for given in (labels, pd.Series(labels, dtype=object)):
+        with pytest.raises(TypeError, match="y mixes strings and numbers"):
+            TabularGenerator(kde()).fit(X, given)
+
+
+def test_integers_beyond_float64_precision_warn():
+    df = pd.DataFrame({"k": np.array([2**60, 2**60 + 1, 5, 7, 9], dtype=np.int64), "f": np.arange(5.0)})
+    with pytest.warns(UserWarning, match="beyond 2\\*\\*53"):
+        TabularGenerator(kde()).fit(df)
+
+
+class _FirstClassOnly(BaseEstimator):
+    """A joint row model whose samples always carry the first class (an all-zero label block)."""
+
+    def fit(self, X, y=None):
+        self.n_features_ = X.shape[1]
+        return self
+
+    def sample(self, n_samples=1, random_state=None):
+        return np.zeros((n_samples, self.n_features_))
+
+
+@pytest.mark.parametrize("n_rare, advice", [(2, "use conditional='separate'"), (1, "drop it or merge")])
+def test_rare_class_of_the_joint_model_says_what_works(labelled, n_rare, advice):
+    X, y = labelled
+    labels = np.asarray(y, dtype=object).copy()
+    labels[:n_rare] = "rare"
+    gen = TabularGenerator(_FirstClassOnly(), conditional="joint", random_state=0).fit(X, labels)
+    with pytest.raises(RuntimeError, match=f"has {n_rare} training rows.*{advice}"):
+        gen.sample(5, y="rare", random_state=0)
+    if n_rare == 2:  # the advice works
+        assert len(TabularGenerator(kde(), random_state=0).fit(X, labels).sample(5, y="rare")) == 5

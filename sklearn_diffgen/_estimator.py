@@ -17,7 +17,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from ._validation import (SEED_MAX, check_n_samples, check_random_state_fresh, keep_state_on_error,
                           resolve_device, resolve_n_threads, torch_generator, torch_threads)
 from .density import NearestAnchor, generator_log_density
-from .labeling import make_labels
+from .labeling import make_labels_parallel
 from .networks import ACTIVATIONS, MLP
 from .preprocessing import standardisation, zca_whitening
 from .sampling import draw
@@ -129,10 +129,13 @@ class DiffusionSupervisedGenerator(DensityMixin, BaseEstimator):
         Where the work runs; ``auto`` picks CUDA when available. Noise is always drawn on
         the CPU, so results do not depend on the device beyond floating-point rounding.
     n_jobs : int or None, default=None
-        CPU threads for the kernel sums (teacher choice, labelling) and for :meth:`sample`
-        and :meth:`score_samples`: None is 1 unless a :func:`joblib.parallel_config`
-        context says otherwise, -1 all cores, never more than torch allows when the call
-        starts. The networks always train on one thread (:ref:`threads <threads>`).
+        With joblib's meaning: None is 1 unless a :func:`joblib.parallel_config` context
+        says otherwise, -1 all cores. The labelling runs as that many joblib jobs of one
+        thread each (worker processes, or a Dask cluster's workers under
+        ``parallel_config(backend="dask")``: :ref:`scale_out`), with the same labels for any
+        ``n_jobs``; the teacher's cross-validation, :meth:`sample` and :meth:`score_samples`
+        use that many CPU threads, never more than torch allows when the call starts. The
+        networks always train on one thread (:ref:`threads <threads>`).
     random_state : int, RandomState instance or None, default=None
         Seeds the labels, the network initialisation and the mini-batch order. An int gives
         bitwise-identical fits on the CPU.
@@ -381,7 +384,7 @@ class DiffusionSupervisedGenerator(DensityMixin, BaseEstimator):
         hidden, budget, device = self._hidden(), self._budget_bytes(), resolve_device(self.device)
         rng = check_random_state_fresh(self.random_state)
         seeds = rng.randint(SEED_MAX, size=3)
-        gens = [torch.Generator().manual_seed(int(s)) for s in seeds[:2]]
+        gen = torch.Generator().manual_seed(int(seeds[1]))
         sched = SCHEDULES[self.schedule]
 
         t0 = time.perf_counter()
@@ -390,15 +393,16 @@ class DiffusionSupervisedGenerator(DensityMixin, BaseEstimator):
             t_end = sched.t_from_ratio(teacher.bandwidth)  # raises below the schedule's reach
             t1 = time.perf_counter()
             n_labels = self.n_labels if self.n_labels != "auto" else _auto_labels(*teacher.data.shape)
-            z, labels = make_labels(teacher, n_labels, sched, self.n_steps, solver=self.solver,
-                                    generator=gens[0], score_batch_size=self.score_batch_size,
-                                    budget_bytes=budget, verbose=bool(self.verbose))
+            z, labels = make_labels_parallel(teacher, n_labels, sched, self.n_steps, seed=int(seeds[0]),
+                                             n_jobs=self.n_jobs, solver=self.solver,
+                                             score_batch_size=self.score_batch_size,
+                                             budget_bytes=budget, verbose=bool(self.verbose))
             tau = teacher.logdet_targets(z, labels, budget_bytes=budget) if self.logdet_weight > 0 else None
         t2 = time.perf_counter()
         d = teacher.data.shape[1]
         with torch_threads(1):  # small networks: more threads only wait on each other
-            generator = MLP(d, d, hidden, self.activation, generator=gens[1]).to(device)
-            res = self._train(generator, z, labels, gens[1], "generator", n_labels, logdet_targets=tau,
+            generator = MLP(d, d, hidden, self.activation, generator=gen).to(device)
+            res = self._train(generator, z, labels, gen, "generator", n_labels, logdet_targets=tau,
                               logdet_weight=self.logdet_weight)
             anchors = NearestAnchor.draw(generator.eval(), N_ANCHORS, d, seeds[2], device)
         if not res.converged:

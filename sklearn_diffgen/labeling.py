@@ -1,21 +1,34 @@
-"""Labelling: integrate the probability-flow ODE from Gaussian draws to make (z, x) training pairs."""
+"""Labelling: integrate the probability-flow ODE from Gaussian draws to make (z, x) training pairs.
+
+:func:`make_labels` labels one batch of draws in this process. :func:`make_labels_parallel`
+splits the labels into tasks of :data:`LABEL_CHUNK`, each seeded by its index, and runs them
+through :class:`joblib.Parallel`: in this process by default, in worker processes with
+``n_jobs``, and on a cluster's workers under ``joblib.parallel_config(backend="dask")``, with
+the same labels, bit for bit, everywhere.
+"""
 
 from __future__ import annotations
 
+import numpy as np
 import torch
+from joblib import Parallel, delayed
+from joblib.parallel import get_active_backend
 from torch import Tensor
 from tqdm.auto import tqdm
 
+from ._validation import torch_threads
 from .schedules import LinearSchedule
 from .score import choose_precision, chunk_rows
 from .solvers import SOLVERS, solve
 from .teacher import Teacher
 
-__all__ = ["make_labels", "LABELS_PER_MINIBATCH"]
+__all__ = ["make_labels", "make_labels_parallel", "label_tasks", "LABELS_PER_MINIBATCH", "LABEL_CHUNK"]
 
 #: With a Monte Carlo score, each block of this many labels draws its own mini-batch of the
 #: data, so the labels do not depend on the memory budget.
 LABELS_PER_MINIBATCH = 1024
+#: Labels per task of :func:`make_labels_parallel` (a multiple of :data:`LABELS_PER_MINIBATCH`).
+LABEL_CHUNK = 4096
 
 
 def make_labels(
@@ -124,3 +137,107 @@ def make_labels(
                            callback=lambda *_, n=k - i: bar.update(n))
                 labels[i:k] = zi / a_end
     return z0, teacher.scale * labels
+
+
+def label_tasks(n_labels: int, seed: int) -> list[tuple[int, int]]:
+    """The (size, seed) of each labelling task: :data:`LABEL_CHUNK` labels a task, the last one
+    shorter, with seeds drawn from ``numpy.random.SeedSequence(seed)``.
+
+    Examples
+    --------
+    >>> [size for size, _ in label_tasks(10_000, seed=0)]
+    [4096, 4096, 1808]
+    >>> label_tasks(10_000, 0)[:2] == label_tasks(5_000, 0)[:2]  # a task's seed is fixed by its index
+    False
+    >>> label_tasks(10_000, 0)[0] == label_tasks(5_000, 0)[0]
+    True
+    """
+    sizes = [min(LABEL_CHUNK, n_labels - i) for i in range(0, n_labels, LABEL_CHUNK)]
+    seeds = np.random.SeedSequence(int(seed)).generate_state(len(sizes)) if sizes else []
+    return [(size, int(s)) for size, s in zip(sizes, seeds)]
+
+
+def _shared(data, n_jobs):
+    """The data as the tasks get them: when joblib's Dask backend runs them, scattered to every
+    worker once, a copy on each, so that a worker that dies loses none; otherwise as they are."""
+    backend, default_n_jobs = get_active_backend()
+    n_jobs = default_n_jobs if n_jobs is None else n_jobs
+    if type(backend).__name__ == "DaskDistributedBackend" and backend.effective_n_jobs(n_jobs) != 1:
+        return backend.client.scatter(data, broadcast=True, hash=False)
+    return data
+
+
+def _label_task(data, bandwidth: float, scale: float, size: int, seed: int, **kw):
+    """One task of :func:`make_labels_parallel`, on one thread: (z, labels) as CPU arrays."""
+    teacher = Teacher(torch.as_tensor(data), bandwidth, scale)
+    with torch_threads(1):
+        z, x = make_labels(teacher, size, generator=torch.Generator().manual_seed(seed), **kw)
+    return z.cpu().numpy(), x.cpu().numpy()
+
+
+def make_labels_parallel(
+    teacher: Teacher,
+    n_labels: int,
+    schedule: LinearSchedule,
+    n_steps: int,
+    *,
+    seed: int,
+    n_jobs: int | None = None,
+    solver: str = "dpmpp_3m",
+    score_batch_size: int | None = None,
+    budget_bytes: int = 256 * 2**20,
+    verbose: bool = False,
+) -> tuple[Tensor, Tensor]:
+    r""":func:`make_labels` in tasks that run anywhere joblib runs them, with the same labels.
+
+    Task k labels the draws of its own seed (:func:`label_tasks`) on one thread, so the labels
+    depend on ``seed`` and ``n_labels`` only: not on ``n_jobs``, the joblib backend, or a
+    task that a cluster reruns after a worker died. On the CPU the tasks go through
+    ``joblib.Parallel(n_jobs=n_jobs)``: in this process for None (unless a
+    :func:`joblib.parallel_config` context says otherwise), in worker processes otherwise,
+    and on a Dask cluster's workers under ``parallel_config(backend="dask")``. The data are
+    passed as one array, which is scattered to every Dask worker once (so that a worker that
+    dies takes no data with it) and which joblib's default backend memory-maps. Each running task uses ``budget_bytes``. On another
+    device the tasks run in this process, on that device.
+
+    Parameters
+    ----------
+    teacher, n_labels, schedule, n_steps, solver, score_batch_size, budget_bytes
+        As for :func:`make_labels`.
+    seed : int
+        Seeds the tasks' draws.
+    n_jobs : int or None
+        Tasks run at once, with joblib's meaning.
+    verbose : bool
+        Show a progress bar over the labels.
+
+    Returns
+    -------
+    z, labels : Tensor of shape (n_labels, d), float64
+        On the teacher's device.
+
+    Examples
+    --------
+    >>> from sklearn_diffgen.schedules import SCHEDULES
+    >>> x = torch.randn(50, 2, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    >>> z, lab = make_labels_parallel(Teacher(x, 0.1), 5000, SCHEDULES["paper"], 10, seed=1)
+    >>> tuple(lab.shape)  # two tasks: 4096 and 904 labels
+    (5000, 2)
+    """
+    device = teacher.data.device
+    kw = dict(schedule=schedule, n_steps=n_steps, solver=solver, score_batch_size=score_batch_size,
+              budget_bytes=budget_bytes)
+    tasks = label_tasks(n_labels, seed)
+    if device.type == "cpu":
+        data = _shared(teacher.data.numpy(), n_jobs)  # one object for every task
+        results = Parallel(n_jobs=n_jobs, return_as="generator")(
+            delayed(_label_task)(data, teacher.bandwidth, teacher.scale, size, s, **kw) for size, s in tasks)
+    else:
+        results = (_label_task(teacher.data, teacher.bandwidth, teacher.scale, size, s, **kw) for size, s in tasks)
+    z, x = [], []
+    with tqdm(total=n_labels, disable=not verbose, desc="labelling", unit="label") as bar:
+        for zi, xi in results:
+            z.append(torch.from_numpy(zi))
+            x.append(torch.from_numpy(xi))
+            bar.update(len(zi))
+    return torch.cat(z).to(device), torch.cat(x).to(device)

@@ -61,7 +61,9 @@ def logdet_loss(net: nn.Module, u: Tensor, target: Tensor, delta: float = 0.1) -
 
     quadratic for residuals below :math:`\delta` nats per dimension and linear above, so the
     steep targets near data points (see :func:`~sklearn_diffgen.teacher.logdet_targets`)
-    cannot swamp the value loss. The Jacobians are exact (forward mode, row by row).
+    cannot swamp the value loss. The Jacobians are exact (forward mode, row by row). Rows
+    where J is singular (a ReLU network with dead units can fold a direction away) have no
+    finite log-determinant, nor gradient, and are left out of the mean.
 
     Parameters
     ----------
@@ -89,7 +91,10 @@ def logdet_loss(net: nn.Module, u: Tensor, target: Tensor, delta: float = 0.1) -
     0.0
     """
     _, J = jacobian(net, u)
-    r = (torch.linalg.slogdet(J).logabsdet - target) / u.shape[1]
+    ok = torch.isfinite(torch.linalg.slogdet(J.detach()).logabsdet)
+    if not ok.any():
+        return 0.0 * J.sum()
+    r = (torch.linalg.slogdet(J[ok]).logabsdet - target[ok]) / u.shape[1]
     return (delta**2 * (torch.sqrt(1.0 + (r / delta) ** 2) - 1.0)).mean()
 
 
@@ -203,10 +208,14 @@ def fit_regression(
                 if use_logdet:
                     sub = idx[:logdet_rows]
                     loss = loss + logdet_weight * logdet_loss(net, u_tr[sub], tau_tr[sub], logdet_delta)
+                value = loss.item()
+                if not math.isfinite(value):
+                    raise ValueError(f"training diverged in epoch {epoch + 1}: the loss is {value}; lower "
+                                     "learning_rate_init (or logdet_weight), or standardise the targets")
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
-                total += loss.item() * idx.shape[0]
+                total += value * idx.shape[0]
             sched.step()
             train_loss = total / n_tr
             res.loss_curve.append(train_loss)
@@ -237,5 +246,8 @@ def fit_regression(
                 break
     if best_state is not None:
         net.load_state_dict(best_state)
+    if not all(bool(torch.isfinite(p).all()) for p in net.parameters()):
+        raise ValueError("training diverged: the network's weights are not finite; lower learning_rate_init "
+                         "(or logdet_weight)")
     res.time = time.perf_counter() - start
     return res

@@ -81,3 +81,31 @@ def test_callback_can_stop():
     res = fit_regression(net(), u, v, generator=torch.Generator().manual_seed(0), max_iter=50,
                          callback=lambda e, tr, va: calls.append(e) or e == 2)
     assert calls == [0, 1, 2] and res.n_iter == 3
+
+
+def test_divergence_raises_instead_of_returning_broken_weights():
+    u, v = problem()
+    with pytest.raises(ValueError, match="diverged"):
+        fit_regression(net(), u, 1e30 * v, generator=torch.Generator().manual_seed(0), max_iter=5,
+                       learning_rate_init=1e12, early_stopping=False)
+
+
+def test_logdet_loss_leaves_out_rows_with_a_singular_jacobian():
+    from sklearn_diffgen.training import logdet_loss
+
+    lin = torch.nn.Linear(2, 2, bias=False)
+    with torch.no_grad():
+        lin.weight.copy_(torch.tensor([[2.0, 0.0], [0.0, 0.0]]))  # singular everywhere
+    loss = logdet_loss(lin, torch.randn(8, 2), torch.zeros(8))
+    loss.backward()
+    assert float(loss) == 0.0 and torch.isfinite(lin.weight.grad).all()
+    # a ReLU net that is singular on part of the plane: only those rows drop out
+    relu = torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.ReLU())
+    with torch.no_grad():
+        relu[0].weight.copy_(torch.eye(2))
+        relu[0].bias.zero_()
+    u = torch.tensor([[1.0, 1.0], [2.0, 3.0], [-1.0, 1.0]])  # the last row has a dead unit
+    loss = logdet_loss(relu, u, torch.ones(3))
+    loss.backward()
+    assert all(torch.isfinite(p.grad).all() for p in relu.parameters())
+    assert float(loss) == float(logdet_loss(relu, u[:2], torch.ones(2))) > 0  # the mean of the other rows

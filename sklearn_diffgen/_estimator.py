@@ -130,12 +130,13 @@ class DiffusionSupervisedGenerator(DensityMixin, BaseEstimator):
         the CPU, so results do not depend on the device beyond floating-point rounding.
     n_jobs : int or None, default=None
         With joblib's meaning: None is 1 unless a :func:`joblib.parallel_config` context
-        says otherwise, -1 all cores. The labelling runs as that many joblib jobs of one
-        thread each (worker processes, or a Dask cluster's workers under
-        ``parallel_config(backend="dask")``: :ref:`scale_out`), with the same labels for any
-        ``n_jobs``; the teacher's cross-validation, :meth:`sample` and :meth:`score_samples`
-        use that many CPU threads, never more than torch allows when the call starts. The
-        networks always train on one thread (:ref:`threads <threads>`).
+        says otherwise, -1 all cores. The labelling, and :meth:`score_samples` on more than
+        4,096 rows, run as that many joblib jobs of one thread each (worker processes, or a
+        Dask cluster's workers under ``parallel_config(backend="dask")``: :ref:`scale_out`),
+        with the same results for any ``n_jobs``; the teacher's cross-validation,
+        :meth:`sample` and smaller :meth:`score_samples` calls use that many CPU threads,
+        never more than torch allows when the call starts. The networks always train on one
+        thread (:ref:`threads <threads>`).
     random_state : int, RandomState instance or None, default=None
         Seeds the labels, the network initialisation and the mini-batch order. An int gives
         bitwise-identical fits on the CPU.
@@ -499,7 +500,8 @@ class DiffusionSupervisedGenerator(DensityMixin, BaseEstimator):
             else:
                 d = U.shape[1]
                 rows = chunk_rows(d * d + d * max(self._hidden(), default=d), budget, itemsize=8, n_buffers=8)
-                logp = generator_log_density(self.generator_, self.anchors_, U, noise=self.noise_, rows=rows)
+                logp = generator_log_density(self.generator_, self.anchors_, U, noise=self.noise_, rows=rows,
+                                             n_jobs=self.n_jobs)
         return logp.numpy() + pre.log_det - pre.constant_deviation(X) / (2 * self.noise_**2)
 
     def score(self, X, y=None):

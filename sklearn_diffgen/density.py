@@ -37,10 +37,13 @@ import warnings
 from dataclasses import dataclass
 
 import torch
+from joblib import Parallel, delayed
 from torch import Tensor
 from torch.func import jacfwd, vmap
 
-__all__ = ["log_density", "generator_log_density", "DensityResult", "InversionWarning", "NearestAnchor",
+from ._validation import torch_threads
+
+__all__ = ["log_density", "generator_log_density", "DensityResult", "InversionWarning", "NearestAnchor", "SCORE_TASK_ROWS",
            "jacobian"]
 
 
@@ -283,17 +286,46 @@ class InversionWarning(UserWarning):
         return type(self), (self.n_failed, self.n_rows)
 
 
+#: :func:`generator_log_density` on more rows than this, on the CPU, runs as joblib tasks of this many rows.
+SCORE_TASK_ROWS = 4096
+
+
+def _counted_log_density(F, G, u: Tensor, noise: float, rows: int, coarse_ftol: float, coarse_max_iter: int):
+    """The log-densities of the rows of u and the number whose float64 iteration did not converge."""
+    F32, F = copy.deepcopy(F).float(), copy.deepcopy(F).double()
+    device = next(iter(F.parameters()), u).device
+    out, n_failed = [], 0
+    for i in range(0, u.shape[0], max(1, rows)):
+        x = u[i : i + rows].to(device, torch.float64)
+        coarse = log_density(F32, x.float(), G(x.float()), noise=noise, ftol=coarse_ftol, max_iter=coarse_max_iter)
+        res = log_density(F, x, coarse.z.double(), noise=noise)
+        out.append(res.log_density.cpu())
+        n_failed += int((~res.converged).sum())
+    return (torch.cat(out) if out else torch.empty(0, dtype=torch.float64)), n_failed
+
+
+@torch.no_grad()
+def _score_task(F, G, u, *args):
+    """One task of :func:`generator_log_density`, on one thread, with CPU arrays in and out."""
+    with torch_threads(1):
+        logp, n_failed = _counted_log_density(F, G, torch.from_numpy(u), *args)
+    return logp.numpy(), n_failed
+
+
 @torch.no_grad()
 def generator_log_density(F, G, u: Tensor, *, noise: float, rows: int, coarse_ftol: float = 1e-3,
-                          coarse_max_iter: int = 50) -> Tensor:
+                          coarse_max_iter: int = 50, n_jobs: int | None = None) -> Tensor:
     r""":func:`log_density` of the generator F at the rows of u, from the guesses G(u) (a :class:`NearestAnchor`).
 
     The iteration runs first in float32, to ``coarse_ftol`` nats (at most ``coarse_max_iter``
     iterations, about half the cost of each in float64), then in float64 from where it
     stopped, which usually takes one or two iterations more; the value returned is the float64
     one. F runs on its own device, in chunks of ``rows`` rows; every row is scored as it would
-    be alone. An :class:`InversionWarning` reports the rows whose float64 iteration did not
-    converge.
+    be alone. On the CPU, more than :data:`SCORE_TASK_ROWS` rows go in tasks of that many
+    through ``joblib.Parallel(n_jobs=n_jobs)``, one thread each: in this process for None,
+    in worker processes, or on Dask workers under ``joblib.parallel_config(backend="dask")``,
+    with the same values for any ``n_jobs``. An :class:`InversionWarning` reports the rows
+    whose float64 iteration did not converge.
 
     Returns
     -------
@@ -305,15 +337,15 @@ def generator_log_density(F, G, u: Tensor, *, noise: float, rows: int, coarse_ft
     >>> generator_log_density(F, G, torch.zeros(3, 2), noise=0.1, rows=2).shape
     torch.Size([3])
     """
-    F32, F = copy.deepcopy(F).float(), copy.deepcopy(F).double()
+    args = (noise, rows, coarse_ftol, coarse_max_iter)
     device = next(iter(F.parameters()), u).device
-    out, n_failed = [], 0
-    for i in range(0, u.shape[0], max(1, rows)):
-        x = u[i : i + rows].to(device, torch.float64)
-        coarse = log_density(F32, x.float(), G(x.float()), noise=noise, ftol=coarse_ftol, max_iter=coarse_max_iter)
-        res = log_density(F, x, coarse.z.double(), noise=noise)
-        out.append(res.log_density.cpu())
-        n_failed += int((~res.converged).sum())
+    if u.shape[0] > SCORE_TASK_ROWS and device.type == "cpu":
+        u = u.to(torch.float64).numpy()
+        parts = Parallel(n_jobs=n_jobs)(delayed(_score_task)(F, G, u[i : i + SCORE_TASK_ROWS], *args)
+                                        for i in range(0, u.shape[0], SCORE_TASK_ROWS))
+        logp, n_failed = torch.cat([torch.from_numpy(p) for p, _ in parts]), sum(k for _, k in parts)
+    else:
+        logp, n_failed = _counted_log_density(F, G, u, *args)
     if n_failed:
         warnings.warn(InversionWarning(n_failed, u.shape[0]), stacklevel=3)
-    return torch.cat(out) if out else torch.empty(0, dtype=torch.float64)
+    return logp

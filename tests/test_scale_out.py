@@ -1,6 +1,7 @@
 """Labelling in seeded tasks: the same labels for any n_jobs, joblib backend and rerun task."""
 
 import os
+import pickle
 
 import numpy as np
 import pytest
@@ -10,6 +11,7 @@ from sklearn.model_selection import GridSearchCV
 
 from sklearn_diffgen import DiffusionSupervisedGenerator as DSG
 from sklearn_diffgen import labeling
+from sklearn_diffgen.density import SCORE_TASK_ROWS
 from sklearn_diffgen.labeling import LABEL_CHUNK, label_tasks, make_labels, make_labels_parallel
 from sklearn_diffgen.schedules import SCHEDULES
 from sklearn_diffgen.teacher import Teacher
@@ -17,6 +19,12 @@ from sklearn_diffgen.teacher import Teacher
 from conftest import FAST
 
 SCHED = SCHEDULES["paper"]
+
+
+def _with_n_jobs(est, n_jobs):
+    """The fitted model with another n_jobs (a copy: the fixture is shared)."""
+    out = pickle.loads(pickle.dumps(est))
+    return out.set_params(n_jobs=n_jobs)
 N_LABELS = 2 * LABEL_CHUNK + 17  # three tasks, the last one short
 
 
@@ -53,6 +61,25 @@ def test_fit_is_the_same_for_any_n_jobs(rng):
     np.testing.assert_array_equal(a.sample(50, random_state=1), b.sample(50, random_state=1))
 
 
+@pytest.fixture(scope="module")
+def scored():
+    """A fitted model, rows for three scoring tasks, and their log-densities in this process."""
+    rng = np.random.RandomState(0)
+    est = DSG(random_state=0, **FAST).fit(rng.normal(size=(300, 2)))
+    X = rng.normal(size=(2 * SCORE_TASK_ROWS + 10, 2))
+    return est, X, est.score_samples(X)
+
+
+def test_scoring_tasks_give_the_same_values_for_any_n_jobs_and_as_one_call(scored):
+    est, X, ref = scored
+    np.testing.assert_array_equal(_with_n_jobs(est, 2).score_samples(X), ref)
+    # the tasks change nothing beyond rounding against one call over every row
+    one = np.concatenate([est.score_samples(X[i:i + SCORE_TASK_ROWS]) for i in range(0, len(X), SCORE_TASK_ROWS)])
+    np.testing.assert_array_equal(one, ref)
+    alone = est.score_samples(X[:7])
+    np.testing.assert_allclose(alone, ref[:7], rtol=0, atol=1e-9)
+
+
 # ------------------------------------------------------------------------------ on Dask
 distributed = pytest.importorskip("distributed", reason="dask[distributed] is not installed (extra 'dask')")
 
@@ -85,6 +112,12 @@ def test_a_worker_killed_while_labelling_changes_nothing(client, teacher, local,
         z, lab = make_labels_parallel(teacher, N_LABELS, SCHED, 8, seed=5, n_jobs=-1)
     assert marker.exists()  # the task did kill its worker, and Dask ran it again
     assert torch.equal(z, local[0]) and torch.equal(lab, local[1])
+
+
+def test_scores_on_a_dask_cluster_equal_the_local_ones(client, scored):
+    est, X, ref = scored
+    with parallel_config(backend="dask"):
+        np.testing.assert_array_equal(_with_n_jobs(est, -1).score_samples(X), ref)
 
 
 def test_grid_search_on_a_dask_cluster_equals_the_local_one(client, rng):

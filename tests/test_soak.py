@@ -109,7 +109,7 @@ def check_finite(*arrays):
 def test_soak():
     rng = np.random.default_rng(0)
     cases, errors, diverged, start = 0, 0, 0, time.perf_counter()
-    warm = None
+    warm, trace = None, []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # ConvergenceWarning, InversionWarning: the point is elsewhere
         for it in range(ITERATIONS):
@@ -150,7 +150,10 @@ def test_soak():
             gc.collect()
             if warm is None and it >= min(20, ITERATIONS - 1):
                 warm = rss_mib()
+            if it % 50 == 49:
+                trace.append(round(rss_mib()))
     end = rss_mib()
     print(f"\nsoak: {ITERATIONS} iterations, {cases} fits ({diverged} diverged, refused), {errors} bad inputs refused, "
-          f"RSS {warm:.0f} MiB after warm-up, {end:.0f} MiB at the end, {time.perf_counter() - start:.0f} s")
+          f"RSS {warm:.0f} MiB after warm-up, {end:.0f} MiB at the end (every 50 iterations: {trace}), "
+          f"{time.perf_counter() - start:.0f} s")
     assert end - warm < MAX_GROWTH_MIB

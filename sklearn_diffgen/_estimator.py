@@ -130,12 +130,13 @@ class DiffusionSupervisedGenerator(DensityMixin, BaseEstimator):
         the CPU, so results do not depend on the device beyond floating-point rounding.
     n_jobs : int or None, default=None
         With joblib's meaning: None is 1 unless a :func:`joblib.parallel_config` context
-        says otherwise, -1 all cores. The labelling, and :meth:`score_samples` on more than
-        4,096 rows, run as that many joblib jobs of one thread each (worker processes, or a
-        Dask cluster's workers under ``parallel_config(backend="dask")``: :ref:`scale_out`),
-        with the same results for any ``n_jobs``; the teacher's cross-validation,
-        :meth:`sample` and smaller :meth:`score_samples` calls use that many CPU threads,
-        never more than torch allows when the call starts. The networks always train on one
+        says otherwise, -1 all cores. The labelling, :meth:`score_samples` on more than
+        4,096 rows and :meth:`sample` of more than 65,536 run as that many joblib jobs of one
+        thread each (worker processes, or a Dask cluster's workers under
+        ``parallel_config(backend="dask")``: :ref:`scale_out`), with the same results for any
+        ``n_jobs``; the teacher's cross-validation and smaller :meth:`sample` and
+        :meth:`score_samples` calls use that many CPU threads, never more than torch allows
+        when the call starts. The networks always train on one
         thread (:ref:`threads <threads>`).
     random_state : int, RandomState instance or None, default=None
         Seeds the labels, the network initialisation and the mini-batch order. An int gives
@@ -445,7 +446,8 @@ class DiffusionSupervisedGenerator(DensityMixin, BaseEstimator):
         d = self.preprocessing_.n_model_features
         rows = chunk_rows(2 * d + max(self._hidden(), default=d), self._budget_bytes(), itemsize=8, n_buffers=4)
         with torch_threads(resolve_n_threads(self.n_jobs)):
-            U = draw(self.generator_, n_samples, d, self.noise_, torch_generator(random_state), rows)
+            U = draw(self.generator_, n_samples, d, self.noise_, torch_generator(random_state), rows,
+                     n_jobs=self.n_jobs)
         return self.preprocessing_.from_model(U.numpy())
 
     # ------------------------------------------------------------------ density

@@ -2,26 +2,51 @@
 
 from __future__ import annotations
 
+import numpy as np
 import torch
+from joblib import Parallel, delayed
 from torch import Tensor, nn
 
-__all__ = ["draw", "NOISE_BLOCK"]
+from ._validation import torch_threads
+
+__all__ = ["draw", "NOISE_BLOCK", "SAMPLE_TASK_ROWS"]
 
 #: Rows of noise drawn per call of the random generator: torch's CPU normal sampler fills
 #: blocks of 16 values and handles a short tail differently, and float32 matrix kernels
 #: round differently for few rows, so whole blocks keep every row chunk-invariant.
 NOISE_BLOCK = 64
+#: :func:`draw` of more rows than this, on the CPU, pushes them through F as joblib tasks of
+#: this many rows (a multiple of :data:`NOISE_BLOCK`).
+SAMPLE_TASK_ROWS = 65_536
+
+
+def _noise(generator: torch.Generator, m: int, d: int) -> Tensor:
+    """z and e for m rows, side by side, in whole blocks of :data:`NOISE_BLOCK` rows."""
+    return torch.cat([torch.randn(NOISE_BLOCK, 2 * d, generator=generator, dtype=torch.float64)
+                      for _ in range(0, m, NOISE_BLOCK)])
+
+
+@torch.no_grad()
+def _forward(F: nn.Module, w: np.ndarray, d: int, noise: float) -> np.ndarray:
+    """One task of :func:`draw`: F(z) + s e for the rows of w = [z, e], on one thread."""
+    param = next(F.parameters())
+    with torch_threads(1):
+        w = torch.from_numpy(w)
+        return (F(w[:, :d].to(param.dtype)).double() + noise * w[:, d:]).numpy()
 
 
 @torch.no_grad()
 def draw(F: nn.Module, n_samples: int, n_features: int, noise: float, generator: torch.Generator,
-         rows: int) -> Tensor:
+         rows: int, n_jobs: int | None = None) -> Tensor:
     r"""``n_samples`` draws of :math:`x = F(z) + s e`, :math:`z, e \sim N(0, I)`, on the CPU in float64.
 
     F maps ``n_features`` inputs to as many outputs. z and e are drawn side by side on the CPU ``generator`` in blocks of :data:`NOISE_BLOCK`
     rows and pushed through F (on its device) in chunks of about ``rows`` rows, so that row i
     depends only on the generator's seed and i: ``draw(n)`` starts with ``draw(m)`` for
-    m < n, whatever the chunk size and the device.
+    m < n, whatever the chunk size and the device. On the CPU, more than
+    :data:`SAMPLE_TASK_ROWS` rows go through F as joblib tasks of that many rows,
+    ``joblib.Parallel(n_jobs=n_jobs)``, one thread each (in this process for None, in worker
+    processes, or on Dask workers), with the same rows: the noise is still drawn here, in order.
 
     Examples
     --------
@@ -32,12 +57,16 @@ def draw(F: nn.Module, n_samples: int, n_features: int, noise: float, generator:
     (torch.Size([100, 2]), True)
     """
     param, d = next(F.parameters()), int(n_features)
+    if n_samples > SAMPLE_TASK_ROWS and param.device.type == "cpu":
+        blocks = (_noise(generator, min(SAMPLE_TASK_ROWS, n_samples - i), d).numpy()
+                  for i in range(0, n_samples, SAMPLE_TASK_ROWS))
+        parts = Parallel(n_jobs=n_jobs)(delayed(_forward)(F, w, d, noise) for w in blocks)
+        return torch.from_numpy(np.concatenate(parts)[:n_samples])
     rows = NOISE_BLOCK * max(1, rows // NOISE_BLOCK)
     out = []
     for i in range(0, n_samples, rows):
         m = min(rows, n_samples - i)
-        w = torch.cat([torch.randn(NOISE_BLOCK, 2 * d, generator=generator, dtype=torch.float64)
-                       for _ in range(0, m, NOISE_BLOCK)])
+        w = _noise(generator, m, d)
         fz = F(w[:, :d].to(param.device, param.dtype)).double().cpu()
         out.append((fz + noise * w[:, d:])[:m])
     return torch.cat(out)

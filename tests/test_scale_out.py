@@ -12,6 +12,7 @@ from sklearn.model_selection import GridSearchCV
 from sklearn_diffgen import DiffusionSupervisedGenerator as DSG
 from sklearn_diffgen import labeling
 from sklearn_diffgen.density import SCORE_TASK_ROWS
+from sklearn_diffgen.sampling import SAMPLE_TASK_ROWS
 from sklearn_diffgen.labeling import LABEL_CHUNK, label_tasks, make_labels, make_labels_parallel
 from sklearn_diffgen.schedules import SCHEDULES
 from sklearn_diffgen.teacher import Teacher
@@ -80,6 +81,15 @@ def test_scoring_tasks_give_the_same_values_for_any_n_jobs_and_as_one_call(score
     np.testing.assert_allclose(alone, ref[:7], rtol=0, atol=1e-9)
 
 
+def test_sampling_tasks_give_the_rows_of_one_process(scored):
+    est = scored[0]
+    n = 2 * SAMPLE_TASK_ROWS + 100  # three tasks
+    S = est.sample(n, random_state=3)
+    np.testing.assert_array_equal(_with_n_jobs(est, 2).sample(n, random_state=3), S)
+    # and the rows of the in-process path: sample(n) starts with sample(m)
+    np.testing.assert_array_equal(S[:5000], est.sample(5000, random_state=3))
+
+
 # ------------------------------------------------------------------------------ on Dask
 distributed = pytest.importorskip("distributed", reason="dask[distributed] is not installed (extra 'dask')")
 
@@ -118,6 +128,8 @@ def test_scores_on_a_dask_cluster_equal_the_local_ones(client, scored):
     est, X, ref = scored
     with parallel_config(backend="dask"):
         np.testing.assert_array_equal(_with_n_jobs(est, -1).score_samples(X), ref)
+        n = SAMPLE_TASK_ROWS + 10
+        np.testing.assert_array_equal(_with_n_jobs(est, -1).sample(n, random_state=3), est.sample(n, random_state=3))
 
 
 def test_grid_search_on_a_dask_cluster_equals_the_local_one(client, rng):

@@ -1,4 +1,5 @@
-"""Checks and resolvers that the package's estimators share: random states, sample counts, devices, threads, atomic fits."""
+"""Checks and resolvers that the package's estimators share: random states, sample counts, devices, threads,
+joblib tasks, atomic fits."""
 
 from __future__ import annotations
 
@@ -8,11 +9,12 @@ from numbers import Integral
 
 import numpy as np
 import torch
-from joblib import effective_n_jobs
+from joblib import Parallel, delayed, effective_n_jobs
+from joblib.parallel import get_active_backend
 from sklearn.utils import check_random_state
 
 __all__ = ["check_random_state_fresh", "torch_generator", "check_n_samples", "resolve_device",
-           "resolve_n_threads", "torch_threads", "keep_state_on_error", "SEED_MAX"]
+           "resolve_n_threads", "torch_threads", "run_tasks", "keep_state_on_error", "SEED_MAX"]
 
 #: Seeds drawn for torch generators and wrapped estimators lie in [0, SEED_MAX).
 SEED_MAX = np.iinfo(np.int32).max
@@ -117,6 +119,46 @@ def torch_threads(n_threads: int):
         yield
     finally:
         torch.set_num_threads(before)
+
+
+def _on_one_thread(func, *args, **kwargs):
+    with torch_threads(1):
+        return func(*args, **kwargs)
+
+
+def _scattered(value, n_jobs):
+    """``value`` scattered to every worker once (a copy on each, so that a worker that dies takes
+    none with it) when joblib's Dask backend will run the tasks; else ``value`` itself."""
+    backend, default_n_jobs = get_active_backend()
+    n_jobs = default_n_jobs if n_jobs is None else n_jobs
+    if type(backend).__name__ == "DaskDistributedBackend" and backend.effective_n_jobs(n_jobs) != 1:
+        return backend.client.scatter(value, broadcast=True, hash=False)
+    return value
+
+
+def run_tasks(func, tasks, *, n_jobs=None, shared=None, in_process=False):
+    """``func(*task, **shared)`` for each task, in order, each on one torch thread, as a generator.
+
+    The tasks go through ``joblib.Parallel(n_jobs=n_jobs)``: in this process for None (unless a
+    :func:`joblib.parallel_config` context says otherwise), in worker processes, or on a Dask
+    cluster's workers under ``parallel_config(backend="dask")``, where the ``shared`` keyword
+    arguments are sent to every worker once rather than with each task. One thread a task
+    makes the results the same wherever they run. ``in_process`` runs them here without
+    joblib (work on a GPU).
+
+    Examples
+    --------
+    >>> list(run_tasks(pow, [(2, 3), (3, 2)]))
+    [8, 9]
+    >>> list(run_tasks(lambda a, b: a - b, [(5,), (7,)], shared={"b": 1}, n_jobs=2))
+    [4, 6]
+    """
+    shared = dict(shared or {})
+    if in_process:
+        return (_on_one_thread(func, *task, **shared) for task in tasks)
+    shared = {key: _scattered(value, n_jobs) for key, value in shared.items()}
+    return Parallel(n_jobs=n_jobs, return_as="generator")(
+        delayed(_on_one_thread)(func, *task, **shared) for task in tasks)
 
 
 def keep_state_on_error(fit):

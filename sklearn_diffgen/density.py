@@ -37,11 +37,10 @@ import warnings
 from dataclasses import dataclass
 
 import torch
-from joblib import Parallel, delayed
 from torch import Tensor
 from torch.func import jacfwd, vmap
 
-from ._validation import torch_threads
+from ._validation import run_tasks
 
 __all__ = ["log_density", "generator_log_density", "DensityResult", "InversionWarning", "NearestAnchor", "SCORE_TASK_ROWS",
            "jacobian"]
@@ -290,7 +289,8 @@ class InversionWarning(UserWarning):
 SCORE_TASK_ROWS = 4096
 
 
-def _counted_log_density(F, G, u: Tensor, noise: float, rows: int, coarse_ftol: float, coarse_max_iter: int):
+@torch.no_grad()
+def _counted_log_density(u: Tensor, *, F, G, noise: float, rows: int, coarse_ftol: float, coarse_max_iter: int):
     """The log-densities of the rows of u and the number whose float64 iteration did not converge."""
     F32, F = copy.deepcopy(F).float(), copy.deepcopy(F).double()
     device = next(iter(F.parameters()), u).device
@@ -302,14 +302,6 @@ def _counted_log_density(F, G, u: Tensor, noise: float, rows: int, coarse_ftol: 
         out.append(res.log_density.cpu())
         n_failed += int((~res.converged).sum())
     return (torch.cat(out) if out else torch.empty(0, dtype=torch.float64)), n_failed
-
-
-@torch.no_grad()
-def _score_task(F, G, u, *args):
-    """One task of :func:`generator_log_density`, on one thread, with CPU arrays in and out."""
-    with torch_threads(1):
-        logp, n_failed = _counted_log_density(F, G, torch.from_numpy(u), *args)
-    return logp.numpy(), n_failed
 
 
 @torch.no_grad()
@@ -337,15 +329,14 @@ def generator_log_density(F, G, u: Tensor, *, noise: float, rows: int, coarse_ft
     >>> generator_log_density(F, G, torch.zeros(3, 2), noise=0.1, rows=2).shape
     torch.Size([3])
     """
-    args = (noise, rows, coarse_ftol, coarse_max_iter)
+    kw = dict(F=F, G=G, noise=noise, rows=rows, coarse_ftol=coarse_ftol, coarse_max_iter=coarse_max_iter)
     device = next(iter(F.parameters()), u).device
     if u.shape[0] > SCORE_TASK_ROWS and device.type == "cpu":
-        u = u.to(torch.float64).numpy()
-        parts = Parallel(n_jobs=n_jobs)(delayed(_score_task)(F, G, u[i : i + SCORE_TASK_ROWS], *args)
-                                        for i in range(0, u.shape[0], SCORE_TASK_ROWS))
-        logp, n_failed = torch.cat([torch.from_numpy(p) for p, _ in parts]), sum(k for _, k in parts)
+        blocks = [(u[i : i + SCORE_TASK_ROWS],) for i in range(0, u.shape[0], SCORE_TASK_ROWS)]
+        parts = list(run_tasks(_counted_log_density, blocks, n_jobs=n_jobs, shared=kw))
+        logp, n_failed = torch.cat([p for p, _ in parts]), sum(k for _, k in parts)
     else:
-        logp, n_failed = _counted_log_density(F, G, u, *args)
+        logp, n_failed = _counted_log_density(u, **kw)
     if n_failed:
         warnings.warn(InversionWarning(n_failed, u.shape[0]), stacklevel=3)
     return logp

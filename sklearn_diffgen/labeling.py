@@ -11,12 +11,10 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from joblib import Parallel, delayed
-from joblib.parallel import get_active_backend
 from torch import Tensor
 from tqdm.auto import tqdm
 
-from ._validation import torch_threads
+from ._validation import run_tasks
 from .schedules import LinearSchedule
 from .score import choose_precision, chunk_rows
 from .solvers import SOLVERS, solve
@@ -155,21 +153,10 @@ def label_tasks(n_labels: int, seed: int) -> list[tuple[int, int]]:
     return [(size, int(s)) for size, s in zip(sizes, seeds)]
 
 
-def _shared(data, n_jobs):
-    """The data as the tasks get them: when joblib's Dask backend runs them, scattered to every
-    worker once, a copy on each, so that a worker that dies loses none; otherwise as they are."""
-    backend, default_n_jobs = get_active_backend()
-    n_jobs = default_n_jobs if n_jobs is None else n_jobs
-    if type(backend).__name__ == "DaskDistributedBackend" and backend.effective_n_jobs(n_jobs) != 1:
-        return backend.client.scatter(data, broadcast=True, hash=False)
-    return data
-
-
-def _label_task(data, bandwidth: float, scale: float, size: int, seed: int, **kw):
-    """One task of :func:`make_labels_parallel`, on one thread: (z, labels) as CPU arrays."""
+def _label_task(size: int, seed: int, *, data, bandwidth: float, scale: float, **kw):
+    """One task of :func:`make_labels_parallel`: (z, labels) as CPU arrays."""
     teacher = Teacher(torch.as_tensor(data), bandwidth, scale)
-    with torch_threads(1):
-        z, x = make_labels(teacher, size, generator=torch.Generator().manual_seed(seed), **kw)
+    z, x = make_labels(teacher, size, generator=torch.Generator().manual_seed(seed), **kw)
     return z.cpu().numpy(), x.cpu().numpy()
 
 
@@ -224,15 +211,12 @@ def make_labels_parallel(
     (5000, 2)
     """
     device = teacher.data.device
-    kw = dict(schedule=schedule, n_steps=n_steps, solver=solver, score_batch_size=score_batch_size,
-              budget_bytes=budget_bytes)
-    tasks = label_tasks(n_labels, seed)
-    if device.type == "cpu":
-        data = _shared(teacher.data.numpy(), n_jobs)  # one object for every task
-        results = Parallel(n_jobs=n_jobs, return_as="generator")(
-            delayed(_label_task)(data, teacher.bandwidth, teacher.scale, size, s, **kw) for size, s in tasks)
-    else:
-        results = (_label_task(teacher.data, teacher.bandwidth, teacher.scale, size, s, **kw) for size, s in tasks)
+    on_cpu = device.type == "cpu"
+    shared = dict(data=teacher.data.numpy() if on_cpu else teacher.data,  # an array: memory-mapped by loky
+                  bandwidth=teacher.bandwidth, scale=teacher.scale, schedule=schedule, n_steps=n_steps,
+                  solver=solver, score_batch_size=score_batch_size, budget_bytes=budget_bytes)
+    results = run_tasks(_label_task, label_tasks(n_labels, seed), n_jobs=n_jobs, shared=shared,
+                        in_process=not on_cpu)
     z, x = [], []
     with tqdm(total=n_labels, disable=not verbose, desc="labelling", unit="label") as bar:
         for zi, xi in results:

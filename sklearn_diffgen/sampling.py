@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import numpy as np
 import torch
-from joblib import Parallel, delayed
 from torch import Tensor, nn
 
-from ._validation import torch_threads
+from ._validation import run_tasks
 
 __all__ = ["draw", "NOISE_BLOCK", "SAMPLE_TASK_ROWS"]
 
@@ -27,12 +25,10 @@ def _noise(generator: torch.Generator, m: int, d: int) -> Tensor:
 
 
 @torch.no_grad()
-def _forward(F: nn.Module, w: np.ndarray, d: int, noise: float) -> np.ndarray:
-    """One task of :func:`draw`: F(z) + s e for the rows of w = [z, e], on one thread."""
+def _push(w: Tensor, *, F: nn.Module, d: int, noise: float) -> Tensor:
+    """F(z) + s e for the rows of w = [z, e], F on its own device, on the CPU in float64."""
     param = next(F.parameters())
-    with torch_threads(1):
-        w = torch.from_numpy(w)
-        return (F(w[:, :d].to(param.dtype)).double() + noise * w[:, d:]).numpy()
+    return F(w[:, :d].to(param.device, param.dtype)).double().cpu() + noise * w[:, d:]
 
 
 @torch.no_grad()
@@ -57,16 +53,14 @@ def draw(F: nn.Module, n_samples: int, n_features: int, noise: float, generator:
     (torch.Size([100, 2]), True)
     """
     param, d = next(F.parameters()), int(n_features)
+    kw = dict(F=F, d=d, noise=noise)
     if n_samples > SAMPLE_TASK_ROWS and param.device.type == "cpu":
-        blocks = (_noise(generator, min(SAMPLE_TASK_ROWS, n_samples - i), d).numpy()
+        blocks = ((_noise(generator, min(SAMPLE_TASK_ROWS, n_samples - i), d),)
                   for i in range(0, n_samples, SAMPLE_TASK_ROWS))
-        parts = Parallel(n_jobs=n_jobs)(delayed(_forward)(F, w, d, noise) for w in blocks)
-        return torch.from_numpy(np.concatenate(parts)[:n_samples])
+        return torch.cat(list(run_tasks(_push, blocks, n_jobs=n_jobs, shared=kw)))[:n_samples]
     rows = NOISE_BLOCK * max(1, rows // NOISE_BLOCK)
     out = []
     for i in range(0, n_samples, rows):
         m = min(rows, n_samples - i)
-        w = _noise(generator, m, d)
-        fz = F(w[:, :d].to(param.device, param.dtype)).double().cpu()
-        out.append((fz + noise * w[:, d:])[:m])
+        out.append(_push(_noise(generator, m, d), **kw)[:m])
     return torch.cat(out)

@@ -91,6 +91,7 @@ def logdet_loss(net: nn.Module, u: Tensor, target: Tensor, delta: float = 0.1) -
     0.0
     """
     _, J = jacobian(net, u)
+    # twice: slogdet's backward through a singular J is NaN even where its rows are masked out
     ok = torch.isfinite(torch.linalg.slogdet(J.detach()).logabsdet)
     if not ok.any():
         return 0.0 * J.sum()

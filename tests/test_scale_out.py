@@ -111,11 +111,11 @@ def test_a_worker_killed_while_labelling_changes_nothing(client, teacher, local,
     marker, real = tmp_path / "killed", labeling._label_task
     second = label_tasks(N_LABELS, 5)[1][1]
 
-    def dying(data, bandwidth, scale, size, seed, **kw):  # pickled by value: runs on the workers
+    def dying(size, seed, **kw):  # pickled by value: runs on the workers
         if seed == second and not marker.exists():
             marker.touch()
             os._exit(1)  # the worker process dies in the middle of the labelling
-        return real(data, bandwidth, scale, size, seed, **kw)
+        return real(size, seed, **kw)
 
     monkeypatch.setattr(labeling, "_label_task", dying)
     with parallel_config(backend="dask"):

@@ -75,7 +75,7 @@ from sklearn.preprocessing import StandardScaler  # noqa: E402
 import peers_flow  # noqa: E402
 import peers_sklearn  # noqa: E402
 from report import (make_parser, page_header, parse_args, print_table, publish, rst_table,  # noqa: E402
-                    save_figure)
+                    save_figure, section)
 from sklearn_diffgen import datasets, metrics  # noqa: E402
 
 #: Model names, in table order; the last three are the peers (NSF only where zuko imports).
@@ -111,6 +111,18 @@ N_SAMPLE = 10000  # rows drawn per model, for the throughput and the sample metr
 
 COLUMNS = ["model", "test loglik", "KL", "energy", "C2ST", "DCR ratio", "KS", "corr gap",
            "fit s", "sample rows/s", "score rows/s", "unconverged", "fit warnings", "chosen"]
+#: The per-data-set tables of the page: the fidelity metrics, then the costs and the configuration.
+PER_SET = (COLUMNS[:8], COLUMNS[:1] + COLUMNS[8:])
+#: (section title, metric, caption) of the page's data sets x models tables.
+METRICS = [("Log-likelihood", "test loglik",
+            "Mean test log-likelihood (nats, standardised units; higher is better)."),
+           ("KL divergence", "KL", "KL(true || model) on the scored test rows (nats; lower is better)."),
+           ("Energy distance", "energy",
+            "Energy distance of 10,000 samples to the test split (lower is better)."),
+           ("C2ST", "C2ST", "Classifier two-sample accuracy against the test split (0.5 is perfect)."),
+           ("DCR ratio", "DCR ratio",
+            "Median distance to the closest training row, samples over test rows (below 1: copying)."),
+           ("Fit time", "fit s", "Fit time in seconds, the whole tuning included.")]
 
 
 # ------------------------------------------------------------------------------ fitting
@@ -263,18 +275,39 @@ def models_run(results) -> list[str]:
     return [m for m in MODELS if m in results[0]["samples"]]
 
 
-def pivot(results, metric):
-    """Models x data sets table of one metric (data sets without it are left out)."""
-    names = [res["name"] for res in results
-             if any(r.get(metric) is not None for r in res["rows"])]
+def pivot(rows, metric):
+    """Data sets x models table of one metric (data sets without it are left out)."""
+    models = list(dict.fromkeys(r["model"] for r in rows))
     out = []
-    for model in models_run(results):
-        row = {"model": model}
-        for res in results:
-            if res["name"] in names:
-                row[res["name"]] = next(r for r in res["rows"] if r["model"] == model).get(metric)
-        out.append(row)
-    return out, ["model"] + names
+    for name in dict.fromkeys(r["dataset"] for r in rows):
+        values = {r["model"]: r.get(metric) for r in rows if r["dataset"] == name}
+        if any(v is not None for v in values.values()):
+            out.append({"dataset": name, **values})
+    return out, ["dataset"] + models
+
+
+def metric_tables(rows):
+    """(title, caption, table, columns) of each of :data:`METRICS` that some data set has."""
+    for title, metric, caption in METRICS:
+        table, cols = pivot(rows, metric)
+        if table:
+            yield title, caption, table, cols
+
+
+def tables_text(rows) -> str:
+    """The page's tables, from its rows (those of ``quality.csv``): one section per metric (data
+    sets x models), then each data set's rows (:data:`PER_SET`, without the empty columns)."""
+    text = "".join(f"{section(title)}{caption}\n\n{rst_table(table, cols)}\n"
+                   for title, caption, table, cols in metric_tables(rows))
+    text += section("Per data set")
+    for name in dict.fromkeys(r["dataset"] for r in rows):
+        sub = [r for r in rows if r["dataset"] == name]
+        r0 = sub[0]
+        text += section(f"{name} ({r0['n_train']} train / {r0['n_val']} validation / "
+                        f"{r0['n_test']} test rows, d = {r0['d']})", "~")
+        for cols in PER_SET:
+            text += rst_table(sub, [c for c in cols if any(r.get(c) is not None for r in sub)]) + "\n"
+    return text
 
 
 def plot_samples(results, out, n_points=2000):
@@ -434,27 +467,10 @@ def main(argv=None):
                   m for m in PEERS if m in models_run(results)) + "):", "",
               *lines, "", rst_table(head_rows)]
     print_table(head_rows, title="headline: ours (tuned) - best peer, test log-likelihood")
-    groups = [("log-likelihood", "test loglik",
-               "Mean test log-likelihood (nats, standardised units; higher is better)."),
-              ("KL", "KL", "KL(true || model) on the scored test rows (nats; lower is better)."),
-              ("energy distance", "energy",
-               "Energy distance of 10,000 samples to the test split (lower is better)."),
-              ("C2ST", "C2ST", "Classifier two-sample accuracy against the test split (0.5 is perfect)."),
-              ("DCR ratio", "DCR ratio",
-               "Median distance to the closest training row, samples over test rows (below 1: copying)."),
-              ("fit time", "fit s", "Fit time in seconds, the whole tuning included.")]
-    for title, metric, caption in groups:
-        table, cols = pivot(results, metric)
-        if len(cols) == 1:
-            continue
-        parts += [title.capitalize(), "-" * len(title), "", caption, "", rst_table(table, cols)]
+    rows = [r for res in results for r in res["rows"]]
+    for title, caption, table, cols in metric_tables(rows):
         print_table(table, cols, title=f"{title}: {caption}")
-    parts += ["Per data set", "------------", ""]
-    for res in results:
-        r0 = res["rows"][0]
-        title = (f"{res['name']} ({r0['n_train']} train / {r0['n_val']} validation / "
-                 f"{r0['n_test']} test rows, d = {r0['d']})")
-        parts += [title, "~" * len(title), "", rst_table(res["rows"], COLUMNS)]
+    parts.append(tables_text(rows))
     figures = [plot_samples(results, args.out), plot_marginals(results, args.out)]
     if any(figures):
         parts += ["Figures", "-------", "", *[f for f in figures if f]]
@@ -462,7 +478,7 @@ def main(argv=None):
            for r in res["rows"] if r["non-finite samples"]]
     if bad:
         parts += ["Non-finite samples (dropped before the sample metrics): " + "; ".join(bad) + ".", ""]
-    publish("quality", "\n".join(parts), [r for res in results for r in res["rows"]], elapsed, args.out)
+    publish("quality", "\n".join(parts), rows, elapsed, args.out)
 
 
 if __name__ == "__main__":

@@ -8,7 +8,8 @@ line.
 Every results page goes to ``--out`` (:data:`DOC_DIR`, ``doc/benchmarks/<name>.rst``, by
 default), starts with :func:`page_header` (title, command, machine, date, runtime), holds tables
 made by :func:`rst_table` and figures saved by :func:`save_figure`, and is written with its raw
-rows (``<name>.csv``) by :func:`publish`; the same tables go to stdout through
+rows (``<name>.csv``) by :func:`publish`, which also opens it with the page's figure
+(``benchmarks/figures.py``, drawn from that csv); the same tables go to stdout through
 :func:`print_table`.
 """
 
@@ -20,6 +21,7 @@ import datetime
 import json
 import os
 import platform
+import re
 import shlex
 import statistics
 import subprocess
@@ -45,6 +47,7 @@ __all__ = [
     "grouped_tables",
     "write_page",
     "write_csv",
+    "read_csv",
     "publish",
     "save_figure",
     "median_time",
@@ -355,32 +358,79 @@ def write_csv(name: str, rows: list[dict], columns: list[str] | None = None, out
     return path
 
 
-def grouped_tables(rows: list[dict], key: str, columns: list[str], floatfmt: str = "{:.4g}") -> str:
+def read_csv(name: str, out: Path = DOC_DIR) -> list[dict]:
+    """The rows that :func:`write_csv` wrote to ``out/<name>.csv``, with their types back.
+
+    Integers and floats are parsed, ``True`` and ``False`` become booleans and empty cells None,
+    so :func:`rst_table` formats the rows as it formatted the originals.
+    """
+    def value(cell: str):
+        if cell == "":
+            return None
+        if cell in ("True", "False"):
+            return cell == "True"
+        if re.fullmatch(r"[+-]?\d+", cell):
+            return int(cell)
+        if "_" not in cell:  # float() would read "1_000"
+            try:
+                return float(cell)
+            except ValueError:
+                pass
+        return cell
+
+    with (Path(out) / f"{name}.csv").open(newline="") as f:
+        return [{k: value(v) for k, v in row.items()} for row in csv.DictReader(f)]
+
+
+def grouped_tables(rows: list[dict], key: str, columns: list, floatfmt: str = "{:.4g}") -> str:
     """One rst section per value of ``row[key]`` (in order of appearance): its title, then the
-    :func:`rst_table` of its rows over those of ``columns`` that any of them has."""
+    :func:`rst_table` of its rows over those of ``columns`` that any of them has a value for.
+
+    ``columns`` is a list of names, or a list of such lists: one table each, under the same
+    title, to split a wide table (repeat the naming column in each).
+    """
+    tables = columns if columns and isinstance(columns[0], list) else [columns]
     text = ""
     for group in dict.fromkeys(r[key] for r in rows):
         sub = [r for r in rows if r[key] == group]
-        cols = [c for c in columns if any(c in r for r in sub)]
-        text += f"{section(group)}{rst_table(sub, cols, floatfmt)}\n\n"
+        text += section(group)
+        for table in tables:
+            cols = [c for c in table if any(r.get(c) is not None for r in sub)]
+            text += f"{rst_table(sub, cols, floatfmt)}\n"
+        text += "\n"
     return text
 
 
 def publish(name: str, page: str, rows: list[dict], elapsed_s: float, out: Path = DOC_DIR) -> Path:
-    """Write the page and the raw rows (``out/<name>.rst`` and ``out/<name>.csv``) and say so."""
-    path = write_page(name, page, out)
+    """Write the raw rows and the page (``out/<name>.csv`` and ``out/<name>.rst``) and say so.
+
+    The page opens, after its header, with the figure that ``benchmarks/figures.py`` draws for
+    it from the csv just written (``out/<name>.png``), where that module has one for ``name``.
+    A figure that fails is reported and left out, so that a long run keeps its page;
+    ``python benchmarks/figures.py <name> --out <out>`` draws it again.
+    """
+    import figures  # imported here: it imports this module, and matplotlib
+
     write_csv(name, rows, out=out)
+    try:
+        page = figures.place(page, name, figures.opening_figure(name, out))
+    except Exception as exc:  # noqa: BLE001 -- whatever the drawing error, the page still gets written
+        print(f"\n{name}: its figure failed and is left out of the page ({exc!r})", file=sys.stderr,
+              flush=True)
+    path = write_page(name, page, out)
     print(f"\nwrote {path} and {name}.csv in {elapsed_s:.0f} s", flush=True)
     return path
 
 
-def save_figure(fig, name: str, alt: str | None = None, out: Path = DOC_DIR) -> str:
+def save_figure(fig, name: str, alt: str | None = None, out: Path = DOC_DIR,
+                caption: str | None = None) -> str:
     """Save a matplotlib figure as ``out/<name>.png``, close it, and return its rst directive.
 
     Returns
     -------
     text : str
-        ``.. image:: <name>.png`` with its ``:alt:`` option, ending with a blank line.
+        ``.. image:: <name>.png`` with its ``:alt:`` option, or with a ``caption`` the
+        ``.. figure::`` directive with that caption, ending with a blank line.
     """
     import matplotlib.pyplot as plt
 
@@ -388,7 +438,9 @@ def save_figure(fig, name: str, alt: str | None = None, out: Path = DOC_DIR) -> 
     out.mkdir(parents=True, exist_ok=True)
     fig.savefig(out / f"{name}.png", dpi=110, bbox_inches="tight")
     plt.close(fig)
-    return f".. image:: {name}.png\n   :alt: {alt or name}\n\n"
+    if caption is None:
+        return f".. image:: {name}.png\n   :alt: {alt or name}\n\n"
+    return f".. figure:: {name}.png\n   :alt: {alt or name}\n\n   {caption}\n\n"
 
 
 # ------------------------------------------------------------------ time and memory

@@ -4,8 +4,8 @@ One factor at a time around a base configuration (2,000 training rows of a corre
 Gaussian, 10,000 labels, 20 steps of the dpmpp_2m solver (the default before dpmpp_3m with
 11 steps; kept so that the pages compare), exact score,
 bandwidth 0.3 in standardised units), the labelling and training seconds of ``fit_times_``
-(median of ``--repeats`` fits), on a log-log plot with the fitted slopes
-:math:`\\partial \\log t / \\partial \\log x`.
+(median of ``--repeats`` fits), on a log-log plot (the page's figure, ``benchmarks/figures.py``),
+with the fitted slopes :math:`\\partial \\log t / \\partial \\log x`.
 
 Training runs a fixed number of epochs (early stopping off: 20 epochs, 5 in ``--quick``), so
 that its time measures the cost per epoch times a constant rather than when the validation
@@ -47,7 +47,7 @@ import numpy as np
 import torch
 
 from report import (docstring_body, make_parser, page_header, parse_args, print_table, publish, rst_table,
-                    save_figure, section)
+                    section)
 from sklearn_diffgen import DiffusionSupervisedGenerator
 from sklearn_diffgen._estimator import _auto_labels
 from sklearn_diffgen.datasets import make_correlated_gaussian
@@ -123,33 +123,6 @@ def slopes(rows):
     return out
 
 
-def plot(rows, fitted):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    import matplotlib.ticker
-
-    factors = list(dict.fromkeys(r["factor"] for r in rows))
-    fig, axes = plt.subplots(1, len(factors), figsize=(4 * len(factors), 3.4), sharey=True)
-    for ax, factor, fit in zip(np.atleast_1d(axes), factors, fitted):
-        sub = [r for r in rows if r["factor"] == factor]
-        x = [r["value"] for r in sub]
-        ax.loglog(x, [r["labelling s"] for r in sub], "o-",
-                  label=f"labelling (slope {fit['labelling slope']:.2f})")
-        ax.loglog(x, [r["training s"] for r in sub], "s-",
-                  label=f"training (slope {fit['training slope']:.2f})")
-        ax.axvline(BASE[factor], color="0.7", lw=1, ls=":")
-        ax.set_xticks(x, [f"{v:,}" for v in x])  # the measured values, no minor-tick labels
-        ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
-        ax.set_xlabel(factor)
-        ax.legend(fontsize=8)
-        ax.grid(True, which="both", lw=0.3)
-    np.atleast_1d(axes)[0].set_ylabel("seconds")
-    fig.tight_layout()
-    return fig
-
-
 DASK_DATA, DASK_WORKERS, PROJECTED = (20_000, 10), (1, 2, 4), dict(rows=10**7, d=10, workers=32)
 
 
@@ -199,8 +172,6 @@ def main(argv=None):
     start = time.perf_counter()
     rows = measure(QUICK_FACTORS if args.quick else FACTORS, repeats, epochs, args.seed)
     fitted = slopes(rows)
-    figure = save_figure(plot(rows, fitted), "scaling",
-                         alt="fit seconds against each factor, log-log, with fitted slopes", out=args.out)
     elapsed = time.perf_counter() - start
 
     intro = docstring_body(__doc__)
@@ -211,8 +182,7 @@ def main(argv=None):
     print_table(fitted, floatfmt="{:.2f}", title="Fitted slopes")
     page = (page_header("Scaling of the fit", args.command, elapsed) + intro + "\n\n"
             + section("Fit cost") + cost_text + "\n\n" + rst_table(rows, floatfmt="{:.3g}") + "\n"
-            + section("Slopes") + slope_text + "\n\n" + rst_table(fitted, floatfmt="{:.2f}") + "\n"
-            + figure)
+            + section("Slopes") + slope_text + "\n\n" + rst_table(fitted, floatfmt="{:.2f}") + "\n")
     try:
         import distributed  # noqa: F401
         dask_missing = None

@@ -33,19 +33,14 @@ import sys
 import time
 import warnings
 
-import matplotlib
+import numpy as np
+from sklearn.preprocessing import StandardScaler
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from sklearn.preprocessing import StandardScaler  # noqa: E402
-
-from peers_flow import fit_nsf_tuned, zuko_missing  # noqa: E402
-from peers_sklearn import fit_gmm_tuned, fit_kde_tuned, score_counting  # noqa: E402
-from report import (docstring_body, make_parser, page_header, parse_args, publish, rst_table,  # noqa: E402
-                    save_figure, section)
-from sklearn_diffgen import DiffusionSupervisedGenerator  # noqa: E402
-from sklearn_diffgen.datasets import TOY_DATASETS, load_split  # noqa: E402
+from peers_flow import fit_nsf_tuned, zuko_missing
+from peers_sklearn import fit_gmm_tuned, fit_kde_tuned, score_counting
+from report import docstring_body, make_parser, page_header, parse_args, publish, rst_table, section
+from sklearn_diffgen import DiffusionSupervisedGenerator
+from sklearn_diffgen.datasets import TOY_DATASETS, load_split
 
 TOY_ROWS, MAX_SCORED = 2500, 500
 DEFAULT_BUDGET = 400
@@ -104,23 +99,6 @@ def summarise(rows: list[dict]) -> list[dict]:
     return out
 
 
-def plot(rows: list[dict], names: list[str]):
-    fig, axes = plt.subplots(1, len(names), figsize=(3.2 * len(names), 3.2), squeeze=False)
-    for ax, name in zip(axes[0], names):
-        sub = [r for r in rows if r["dataset"] == name]
-        ours = [r for r in sub if r["model"].startswith("ours")]
-        ax.semilogx([r["fit_s"] for r in ours], [r["test_ll"] for r in ours], "o-", label="ours (max_iter)")
-        for r in sub:
-            if not r["model"].startswith("ours"):
-                ax.semilogx(r["fit_s"], r["test_ll"], "s", label=r["model"])
-        ax.set_title(name)
-        ax.set_xlabel("fit seconds")
-    axes[0][0].set_ylabel("held-out log-likelihood")
-    axes[0][-1].legend(fontsize=7)
-    fig.tight_layout()
-    return fig
-
-
 def main(argv=None) -> int:
     parser = make_parser(__doc__)
     parser.add_argument("--datasets", default=None, help="comma-separated (default: the 7 toys and wine)")
@@ -148,8 +126,6 @@ def main(argv=None) -> int:
     page += section("Every fit") + "``unconverged``: our rows whose inversion did not converge.\n\n"
     page += rst_table(rows, ["dataset", "model", "fit_s", "test_ll", "vs best peer", "epochs", "unconverged"],
                       "{:.4g}") + "\n"
-    page += save_figure(plot(rows, names), "time_to_quality", "held-out log-likelihood against fit seconds",
-                        args.out) + "\n"
     publish("time_to_quality", page, rows, elapsed, args.out)
     return 0
 

@@ -8,7 +8,13 @@ Build from the repository root, with warnings as errors::
 have no pictures); it is the quick way to check the rest of the site.
 """
 
-import sklearn_diffgen
+import os
+
+# The gallery captures what the examples write to stderr as well: no progress bars there. tqdm
+# reads TQDM_* defaults when it is imported, so this comes before the package's import.
+os.environ.setdefault("TQDM_DISABLE", "1")
+
+import sklearn_diffgen  # noqa: E402
 
 project = "sklearn-diffgen"
 author = "sklearn-diffgen developers"
@@ -65,4 +71,14 @@ html_theme_options = {
 }
 html_sidebars = {"index": []}
 html_show_sourcelink = False
-html_static_path = []
+html_static_path = ["_static"]
+
+
+def _benchmark_css(app, pagename, templatename, context, doctree):
+    """The benchmark pages' stylesheet (_static/benchmarks.css: their header and wide tables)."""
+    if pagename.startswith("benchmarks/"):
+        app.add_css_file("benchmarks.css")
+
+
+def setup(app):
+    app.connect("html-page-context", _benchmark_css)

@@ -21,6 +21,8 @@ sampling: the rows scored here take about as long as the fit.
 # Fit on clean data, score a contaminated test set
 # ------------------------------------------------
 
+import warnings
+
 import matplotlib.pyplot as plt
 import numpy as np
 from sklearn.ensemble import IsolationForest
@@ -28,7 +30,7 @@ from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import GridSearchCV
 from sklearn.neighbors import KernelDensity
 
-from sklearn_diffgen import DiffusionSupervisedGenerator
+from sklearn_diffgen import DiffusionSupervisedGenerator, InversionWarning
 from sklearn_diffgen.datasets import make_toy
 
 rng = np.random.RandomState(0)
@@ -42,9 +44,16 @@ gen = DiffusionSupervisedGenerator(random_state=0).fit(X_train)
 kde = GridSearchCV(KernelDensity(), {"bandwidth": np.logspace(-1.5, 0, 15)}).fit(X_train)
 iso = IsolationForest(random_state=0).fit(X_train)
 
-# higher anomaly score = more anomalous
+# higher anomaly score = more anomalous. score_samples warns (InversionWarning) when the
+# inversion of a few rows did not converge; their values stay finite. We print its message
+# once, without the warning's file and line.
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always", InversionWarning)
+    ours = -gen.score_samples(X_test)
+for w in caught:
+    print(f"note: {w.message}")
 scores = {
-    "DiffusionSupervisedGenerator": -gen.score_samples(X_test),
+    "DiffusionSupervisedGenerator": ours,
     "KernelDensity": -kde.best_estimator_.score_samples(X_test),
     "IsolationForest": -iso.score_samples(X_test),
 }
@@ -60,7 +69,9 @@ for name, s in scores.items():
 # To flag rows, set the threshold from the scores of training rows, for example at their
 # 1 % quantile: about 1 % of new inliers are then flagged (more when the model overfits
 # its training rows; a held-out set of clean rows gives a fairer quantile).
-threshold = np.quantile(gen.score_samples(X_train[:300]), 0.01)
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", InversionWarning)  # a quantile does not mind a few rows
+    threshold = np.quantile(gen.score_samples(X_train[:300]), 0.01)
 flagged = -scores["DiffusionSupervisedGenerator"] < threshold
 print(f"flagged {flagged[is_outlier == 1].mean():.0%} of the outliers and "
       f"{flagged[is_outlier == 0].mean():.1%} of the inliers")
@@ -72,7 +83,9 @@ print(f"flagged {flagged[is_outlier == 1].mean():.0%} of the outliers and "
 # (crosses: outliers).
 gx, gy = np.meshgrid(np.linspace(-4.5, 4.5, 40), np.linspace(-4.5, 4.5, 40))
 grid = np.column_stack([gx.ravel(), gy.ravel()])
-logp = gen.score_samples(grid).reshape(gx.shape)
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", InversionWarning)  # a picture does not mind a few pixels
+    logp = gen.score_samples(grid).reshape(gx.shape)
 
 fig, ax = plt.subplots(figsize=(6, 5.5))
 cs = ax.contourf(gx, gy, np.maximum(logp, -15), levels=15, cmap="Blues")

@@ -45,9 +45,10 @@ X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.3, stratif
                                                     random_state=0)
 rows = DiffusionSupervisedGenerator(n_labels=2000, max_iter=40, hidden_layer_sizes=(64, 64))
 tab = TabularGenerator(rows, random_state=0)
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore", ConvergenceWarning)  # 40 epochs: see above
+with warnings.catch_warnings(record=True) as caught:  # counted, not printed one by one
+    warnings.simplefilter("always", ConvergenceWarning)
     tab.fit(X_train, y_train)
+print(f"{len(caught)} of the 3 class models stopped at max_iter=40, as intended (ConvergenceWarning)")
 
 X_syn, y_syn = tab.sample_labeled(600, class_proportions="balanced", random_state=1)
 y_syn = pd.Series(y_syn, name=y.name, dtype=y.dtype)  # labels come back as an ndarray

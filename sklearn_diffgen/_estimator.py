@@ -56,13 +56,29 @@ def _fitted(name: str, doc: str):
 
 
 class DiffusionSupervisedGenerator(DensityMixin, BaseEstimator):
-    r"""One-step generative model with a log-density, taught by a training-free diffusion model.
+    r"""One-step generative model of tabular rows, with a log-density.
 
-    ``fit(X)`` labels Gaussian draws z with the probability-flow ODE of the smoothed data
-    (whose score has a closed form: no score network is trained) and fits an MLP F to map z
-    to its label. :meth:`sample` is then one forward pass, and :meth:`score_samples` the
-    log-density of what :meth:`sample` draws. The method is that of Liu et al. (2023); the
-    :ref:`User Guide <user_guide>` gives the maths and how to choose each parameter.
+    Use it like :class:`~sklearn.neighbors.KernelDensity`: ``fit(X)``, then ``sample`` draws
+    new rows (one forward pass of a small network) and ``score_samples`` gives their log-density.
+
+    >>> from sklearn.datasets import make_moons
+    >>> from sklearn_diffgen import DiffusionSupervisedGenerator
+    >>> X, _ = make_moons(500, noise=0.05, random_state=0)
+    >>> gen = DiffusionSupervisedGenerator(random_state=0).fit(X)  # about 10 s on one core
+    >>> gen.sample(3, random_state=0).shape
+    (3, 2)
+    >>> gen.score_samples(X[:2]).shape
+    (2,)
+
+    Fits longer than 2 s show progress bars on stderr (``verbose=0`` silences them). Tune
+    ``bandwidth`` with :class:`~sklearn.model_selection.GridSearchCV`, like a KDE bandwidth:
+    ``score`` is the mean log-likelihood.
+
+    How it works: ``fit`` carries Gaussian draws z to labels x along the probability-flow ODE
+    of the data smoothed by ``bandwidth``, whose score has a closed form (no score network is
+    trained), then fits an MLP F(z) = x by regression. The method is that of Liu et al.
+    (2023); the :ref:`User Guide <user_guide>` gives the maths and how to choose each
+    parameter.
 
     Parameters
     ----------
@@ -75,12 +91,12 @@ class DiffusionSupervisedGenerator(DensityMixin, BaseEstimator):
         Smooth in ZCA-whitened coordinates, so that the kernel has the shape of the data's
         covariance; ``auto`` decides by cross-validation.
     variance_correction : bool or "auto", default="auto"
-        Scale the smoothed data by :math:`c = 1/\sqrt{1 + h^2}` so that it keeps the data's
+        Scale the smoothed data by c = 1 / sqrt(1 + h**2), so that it keeps the data's
         variance (Silverman's smoothed bootstrap); ``auto`` decides by cross-validation.
     n_labels : int or "auto", default="auto"
         Number of (z, x) pairs the ODE makes to train the generator. ``auto`` takes 10 per
         training value (N rows x d features) and at most 150 a row, between 1,000 and 30,000, and
-        :math:`3 \cdot 10^9 / N` (at least 10,000) above 100,000 rows
+        3e9 / N (at least 10,000) above 100,000 rows
         (:doc:`/benchmarks/label_count`, :doc:`/benchmarks/label_count_small`).
     solver : {"dpmpp_3m", "dpmpp_2m", "ddim", "heun", "euler"}, default="dpmpp_3m"
         ODE solver, from :data:`~sklearn_diffgen.solvers.SOLVERS`; ``euler`` on a uniform
@@ -89,8 +105,8 @@ class DiffusionSupervisedGenerator(DensityMixin, BaseEstimator):
         Intervals of the solver's time grid; ``dpmpp_3m`` takes its first one by the
         Gaussian flow, so 11 steps cost 10 score evaluations per label.
     schedule : {"paper", "authors"}, default="paper"
-        ``paper``: :math:`a = 1 - t, b^2 = t`; ``authors``: :math:`a = 1 - 0.99 t`,
-        :math:`b^2 = 0.01 + 0.99 t`, as in the released code (bandwidth at least 0.1).
+        The noise schedule z_t = a x + b e. ``paper``: a = 1 - t, b**2 = t; ``authors``:
+        a = 1 - 0.99 t, b**2 = 0.01 + 0.99 t, as in the released code (bandwidth at least 0.1).
     score_batch_size : int or None, default=None
         Data points in the Monte Carlo mini-batch of the score; None uses all of them (the
         exact score of the smoothed data).
@@ -141,8 +157,10 @@ class DiffusionSupervisedGenerator(DensityMixin, BaseEstimator):
     random_state : int, RandomState instance or None, default=None
         Seeds the labels, the network initialisation and the mini-batch order. An int gives
         bitwise-identical fits on the CPU.
-    verbose : int, default=0
-        Show progress bars for labelling and training when positive.
+    verbose : int or "auto", default="auto"
+        Progress bars (on stderr) for labelling and training: ``"auto"`` shows a stage's bar
+        once it has run 2 s and clears it at the end, a positive int shows every bar from the
+        start and keeps it, 0 shows none.
     callback : callable or None, default=None
         Called after every training epoch as ``callback(network, epoch, train_loss,
         validation_loss)``, ``network`` being ``"generator"``; returning True stops the
@@ -210,14 +228,7 @@ class DiffusionSupervisedGenerator(DensityMixin, BaseEstimator):
 
     Examples
     --------
-    >>> from sklearn.datasets import make_moons
-    >>> from sklearn_diffgen import DiffusionSupervisedGenerator
-    >>> X, _ = make_moons(500, noise=0.05, random_state=0)
-    >>> gen = DiffusionSupervisedGenerator(n_labels=2000, random_state=0).fit(X)
-    >>> gen.sample(3, random_state=0).shape
-    (3, 2)
-    >>> gen.score_samples(X[:2]).shape
-    (2,)
+    The example at the top; the gallery (:ref:`examples_gallery`) has more.
     """
 
     _parameter_constraints: dict = {
@@ -244,7 +255,7 @@ class DiffusionSupervisedGenerator(DensityMixin, BaseEstimator):
         "device": [str, torch.device],
         "n_jobs": [Integral, None],
         "random_state": ["random_state"],
-        "verbose": ["verbose"],
+        "verbose": ["verbose", StrOptions({"auto"})],
         "callback": [callable, None],
     }
 
@@ -274,7 +285,7 @@ class DiffusionSupervisedGenerator(DensityMixin, BaseEstimator):
         device="auto",
         n_jobs=None,
         random_state=None,
-        verbose=0,
+        verbose="auto",
         callback=None,
     ):
         self.bandwidth = bandwidth
@@ -359,7 +370,7 @@ class DiffusionSupervisedGenerator(DensityMixin, BaseEstimator):
         return fit_regression(
             net, inputs, targets, generator=generator, batch_size=batch,
             learning_rate_init=self.learning_rate_init, early_stopping=self.early_stopping,
-            validation_fraction=self.validation_fraction, tol=self.tol, verbose=bool(self.verbose),
+            validation_fraction=self.validation_fraction, tol=self.tol, verbose=self.verbose,
             desc=name, callback=self._epoch_callback(name), **kw)
 
     # ---------------------------------------------------------------------- fit
@@ -398,7 +409,7 @@ class DiffusionSupervisedGenerator(DensityMixin, BaseEstimator):
             z, labels = make_labels_parallel(teacher, n_labels, sched, self.n_steps, seed=int(seeds[0]),
                                              n_jobs=self.n_jobs, solver=self.solver,
                                              score_batch_size=self.score_batch_size,
-                                             budget_bytes=budget, verbose=bool(self.verbose))
+                                             budget_bytes=budget, verbose=self.verbose)
             tau = teacher.logdet_targets(z, labels, budget_bytes=budget) if self.logdet_weight > 0 else None
         t2 = time.perf_counter()
         d = teacher.data.shape[1]

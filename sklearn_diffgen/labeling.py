@@ -12,8 +12,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 from torch import Tensor
-from tqdm.auto import tqdm
 
+from ._progress import progress_bar
 from ._validation import run_tasks
 from .schedules import LinearSchedule
 from .score import choose_precision, chunk_rows
@@ -40,7 +40,7 @@ def make_labels(
     score_batch_size: int | None = None,
     budget_bytes: int = 256 * 2**20,
     precision: str = "auto",
-    verbose: bool = False,
+    verbose: bool | str = False,
 ) -> tuple[Tensor, Tensor]:
     r"""Draw :math:`z \sim N(0, I)` and carry each by the probability-flow ODE to a label of the teacher.
 
@@ -87,8 +87,8 @@ def make_labels(
         labels (:math:`|z_t| \le a |x|_{\max} + b |z_1|_{\max}`, nearly), so the choice does not
         depend on the chunking (see :func:`~sklearn_diffgen.score.choose_precision`). The ODE
         state itself is kept in float64.
-    verbose : bool
-        Show a progress bar over chunks and steps.
+    verbose : bool or "auto"
+        Show a progress bar over chunks and steps (``"auto"``: only once it has run 2 s).
 
     Returns
     -------
@@ -117,7 +117,7 @@ def make_labels(
     x_max = kernel.x_max
     z_max = float(z0.norm(dim=1).max()) if n_labels else 0.0
     block = max(1, n_labels) if score_batch_size is None else LABELS_PER_MINIBATCH
-    with tqdm(total=n_labels * n_steps, disable=not verbose, desc="labelling", unit="step") as bar:
+    with progress_bar(verbose, total=n_labels * n_steps, desc="labelling", unit="step") as bar:
         for j in range(0, n_labels, block):
             kb = kernel.minibatch(score_batch_size, generator)
             moments = kb.moments() if SOLVERS[solver].gaussian_start else None
@@ -171,7 +171,7 @@ def make_labels_parallel(
     solver: str = "dpmpp_3m",
     score_batch_size: int | None = None,
     budget_bytes: int = 256 * 2**20,
-    verbose: bool = False,
+    verbose: bool | str = False,
 ) -> tuple[Tensor, Tensor]:
     r""":func:`make_labels` in tasks that run anywhere joblib runs them, with the same labels.
 
@@ -194,8 +194,8 @@ def make_labels_parallel(
         Seeds the tasks' draws.
     n_jobs : int or None
         Tasks run at once, with joblib's meaning.
-    verbose : bool
-        Show a progress bar over the labels.
+    verbose : bool or "auto"
+        Show a progress bar over the labels (``"auto"``: only once it has run 2 s).
 
     Returns
     -------
@@ -218,7 +218,7 @@ def make_labels_parallel(
     results = run_tasks(_label_task, label_tasks(n_labels, seed), n_jobs=n_jobs, shared=shared,
                         in_process=not on_cpu)
     z, x = [], []
-    with tqdm(total=n_labels, disable=not verbose, desc="labelling", unit="label") as bar:
+    with progress_bar(verbose, total=n_labels, desc="labelling", unit="label") as bar:
         for zi, xi in results:
             z.append(torch.from_numpy(zi))
             x.append(torch.from_numpy(xi))

@@ -252,10 +252,25 @@ def sample_counts(n_samples: int, proportions: np.ndarray) -> np.ndarray:
 class TabularGenerator(BaseEstimator):
     r"""Synthetic rows of a mixed-type table, optionally of requested classes.
 
-    Wraps a row generator (by default :class:`DiffusionSupervisedGenerator`) with the
+    Fit it on a DataFrame (and a class label); ``sample`` returns a DataFrame with the same
+    columns, dtypes and category sets, ``sample_labeled`` rows with their classes.
+
+    >>> import pandas as pd
+    >>> from sklearn_diffgen import DiffusionSupervisedGenerator, TabularGenerator
+    >>> rng = np.random.RandomState(0)
+    >>> df = pd.DataFrame({"size": rng.normal(10, 2, 300),
+    ...                    "rooms": rng.randint(1, 6, 300),
+    ...                    "kind": pd.Categorical(rng.choice(["flat", "house"], 300))})
+    >>> y = (df["size"] > 10).map({True: "big", False: "small"})
+    >>> small = DiffusionSupervisedGenerator(n_labels=1000, n_iter_no_change=5)  # a 2 s example
+    >>> gen = TabularGenerator(small, random_state=0).fit(df, y)
+    >>> X_new, y_new = gen.sample_labeled(6, class_proportions="balanced", random_state=0)
+    >>> X_new.dtypes.astype(str).tolist(), sorted(y_new.tolist())
+    (['float64', 'int64', 'category'], ['big', 'big', 'big', 'small', 'small', 'small'])
+
+    It wraps a row generator (by default :class:`DiffusionSupervisedGenerator`) with the
     encoding, class conditioning and decoding described in :mod:`sklearn_diffgen.tabular`.
-    Fitted on a :class:`pandas.DataFrame`, :meth:`sample` returns a DataFrame with the same
-    columns, dtypes and category sets; fitted on an array, it returns an array.
+    Fitted on an array, it returns an array.
 
     A fitted model keeps no training row: the columns' kinds, dtypes and observed minimum and
     maximum, the category sets, the class frequencies and the row generators, which by
@@ -316,18 +331,7 @@ class TabularGenerator(BaseEstimator):
 
     Examples
     --------
-    >>> import pandas as pd
-    >>> from sklearn_diffgen import DiffusionSupervisedGenerator, TabularGenerator
-    >>> rng = np.random.RandomState(0)
-    >>> df = pd.DataFrame({"size": rng.normal(10, 2, 300),
-    ...                    "rooms": rng.randint(1, 6, 300),
-    ...                    "kind": pd.Categorical(rng.choice(["flat", "house"], 300))})
-    >>> y = (df["size"] > 10).map({True: "big", False: "small"})
-    >>> gen = TabularGenerator(DiffusionSupervisedGenerator(n_labels=1000, max_iter=20),
-    ...                        random_state=0).fit(df, y)
-    >>> X_new, y_new = gen.sample_labeled(6, class_proportions="balanced", random_state=0)
-    >>> X_new.dtypes.astype(str).tolist(), sorted(y_new.tolist())
-    (['float64', 'int64', 'category'], ['big', 'big', 'big', 'small', 'small', 'small'])
+    The example at the top; :ref:`the tabular gallery example <sphx_glr_auto_examples_plot_tabular_augmentation.py>` has more.
     """
 
     _parameter_constraints: dict = {

@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 
 import torch
 from torch import Tensor, nn
-from tqdm.auto import tqdm
 
+from ._progress import progress_bar
 from .density import jacobian
 
 __all__ = ["fit_regression", "TrainingResult", "logdet_loss"]
@@ -112,7 +112,7 @@ def fit_regression(
     validation_fraction: float = 0.1,
     n_iter_no_change: int = 10,
     tol: float = 1e-6,
-    verbose: bool = False,
+    verbose: bool | str = False,
     desc: str = "training",
     callback=None,
     logdet_targets: Tensor | None = None,
@@ -141,8 +141,8 @@ def fit_regression(
         As in :class:`sklearn.neural_network.MLPRegressor`; ``batch_size`` is an int here.
     validation_fraction, n_iter_no_change, tol : float, int, float
         As in :class:`sklearn.neural_network.MLPRegressor`.
-    verbose : bool
-        Show a progress bar over epochs.
+    verbose : bool or "auto"
+        Show a progress bar over epochs (``"auto"``: only once it has run 2 s).
     desc : str
         Label of the progress bar.
     callback : callable, optional
@@ -199,7 +199,7 @@ def fit_regression(
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, max_iter))
     res = TrainingResult()
     best_state, bad_epochs = None, 0
-    with tqdm(range(max_iter), disable=not verbose, desc=desc, unit="epoch") as bar:
+    with progress_bar(verbose, range(max_iter), desc=desc, unit="epoch") as bar:
         for epoch in bar:
             order = torch.randperm(n_tr, generator=generator).to(inputs.device)
             total = 0.0
@@ -229,7 +229,7 @@ def fit_regression(
                 res.validation_scores.append(val_loss)
             monitored = train_loss if val_loss is None else val_loss
             res.n_iter = epoch + 1
-            bar.set_postfix(loss=f"{train_loss:.3g}", val=f"{val_loss:.3g}" if n_val else "-")
+            bar.set_postfix(loss=f"{train_loss:.3g}", val=f"{val_loss:.3g}" if n_val else "-", refresh=False)
             if monitored < res.best_loss - tol:
                 bad_epochs = 0
             else:

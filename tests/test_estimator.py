@@ -12,6 +12,7 @@ from sklearn.model_selection import GridSearchCV
 from sklearn.neighbors import KernelDensity
 from sklearn.pipeline import make_pipeline
 
+import sklearn_diffgen._progress
 from sklearn_diffgen import DiffusionSupervisedGenerator as DSG
 from sklearn_diffgen.solvers import SOLVERS
 
@@ -299,6 +300,21 @@ def test_verbose_shows_progress(capsys, rng):
     DSG(**{**FAST, "max_iter": 2}, verbose=1).fit(rng.normal(size=(50, 2)))
     err = capsys.readouterr().err
     assert "labelling" in err and "generator" in err
+    DSG(**{**FAST, "max_iter": 2}, verbose=0).fit(rng.normal(size=(50, 2)))
+    assert capsys.readouterr().err == ""
+
+
+def test_default_progress_only_on_long_stages(capsys, rng, monkeypatch):
+    """verbose="auto" (the default) prints nothing for a stage shorter than AUTO_DELAY_S, and a
+    bar, cleared at its end, for a longer one."""
+    assert DSG().verbose == "auto"
+    X = rng.normal(size=(50, 2))
+    DSG(**{**FAST, "max_iter": 2}).fit(X)
+    assert capsys.readouterr().err == ""
+    monkeypatch.setattr(sklearn_diffgen._progress, "AUTO_DELAY_S", 0.0)
+    DSG(**{**FAST, "max_iter": 2}).fit(X)
+    err = capsys.readouterr().err
+    assert "labelling:" in err and "generator:" in err
 
 
 @pytest.mark.parametrize("solver", sorted(SOLVERS))

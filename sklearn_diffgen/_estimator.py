@@ -12,7 +12,7 @@ from sklearn import get_config
 from sklearn.base import BaseEstimator, DensityMixin, _fit_context
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from ._validation import (SEED_MAX, check_n_samples, check_random_state_fresh, keep_state_on_error,
                           resolve_device, resolve_n_threads, torch_generator, torch_threads)
@@ -24,7 +24,7 @@ from .sampling import draw
 from .schedules import SCHEDULES
 from .score import chunk_rows
 from .solvers import SOLVERS
-from .teacher import CV_ROWS, Teacher, select_teacher, variance_scale
+from .teacher import CV_ROWS, Teacher, effective_size, select_teacher, variance_scale
 from .training import fit_regression
 
 __all__ = ["DiffusionSupervisedGenerator"]
@@ -47,6 +47,23 @@ def _auto_labels(n: int, d: int) -> int:
     """``n_labels="auto"`` for n training rows of d model features."""
     large = int(np.clip(LABEL_BUDGET / n, MIN_AUTO_LABELS, MAX_AUTO_LABELS))
     return max(MIN_SMALL_LABELS, min(LABELS_PER_VALUE * n * d, MAX_LABELS_PER_ROW * n, large))
+
+
+def _positive_weights(X, sample_weight):
+    """The rows of positive weight and their weights, normalised; (X, None) for None or equal weights."""
+    if sample_weight is None:
+        return X, None
+    w = _check_sample_weight(sample_weight, X, dtype=np.float64, ensure_non_negative=True)
+    if not np.all(np.isfinite(w)):
+        raise ValueError("sample_weight must be finite")
+    keep = w > 0
+    if keep.sum() < 2:
+        raise ValueError(f"sample_weight must have at least two positive weights, got {int(keep.sum())}; "
+                         "rows of zero weight are left out")
+    X, w = X[keep], w[keep]
+    if np.all(w == w[0]):
+        return X, None
+    return X, w / w.sum()
 
 
 def _fitted(name: str, doc: str):
@@ -344,25 +361,30 @@ class DiffusionSupervisedGenerator(DensityMixin, BaseEstimator):
             return None
         return lambda epoch, train, val: self.callback(network, epoch, train, val)
 
-    def _fit_teacher(self, X, rng, device, budget):
-        """The preprocessing and the teacher, chosen by cross-validation on at most CV_ROWS rows."""
-        affine = standardisation(X)
+    def _fit_teacher(self, X, weights, rng, device, budget):
+        """The preprocessing and the teacher, chosen by cross-validation on at most CV_ROWS rows.
+
+        ``weights`` (positive, summing to 1) or None weigh the rows.
+        """
+        affine = standardisation(X, weights)
         Xs = affine.standardise(X)
         n = Xs.shape[0]
-        W, logdet = zca_whitening(Xs)
+        W, logdet = zca_whitening(Xs, weights)
+        log_w = None if weights is None else torch.as_tensor(np.log(weights))
         args = (self.bandwidth, self.whiten, self.variance_correction)
         rows, seed = np.arange(n), 0
         if "auto" in args:  # consumes rng only when something is left to choose
             m = min(n, CV_ROWS)
             rows = rng.choice(n, m, replace=False) if m < n else rows
             seed = int(rng.randint(2**31 - 1))
-        choice = select_teacher(torch.as_tensor(Xs[rows]), n, *args, whitening=(torch.as_tensor(W), logdet),
-                                fold_seed=seed, budget_bytes=budget)
+        choice = select_teacher(torch.as_tensor(Xs[rows]), effective_size(log_w, n), *args,
+                                whitening=(torch.as_tensor(W), logdet), fold_seed=seed, budget_bytes=budget,
+                                log_weights=None if log_w is None else log_w[rows])
         if choice.whiten:
             affine = affine.whitened(W)
         c = variance_scale(choice.bandwidth) if choice.variance_correction else 1.0
         data = torch.as_tensor(affine.to_model(X), dtype=torch.float64).to(device)
-        return affine, Teacher(data, choice.bandwidth, c), choice
+        return affine, Teacher(data, choice.bandwidth, c, None if log_w is None else log_w.to(device)), choice
 
     def _train(self, net, inputs, targets, generator, name, n_labels, **kw):
         batch = min(256, n_labels) if self.batch_size == "auto" else self.batch_size
@@ -376,8 +398,8 @@ class DiffusionSupervisedGenerator(DensityMixin, BaseEstimator):
     # ---------------------------------------------------------------------- fit
     @_fit_context(prefer_skip_nested_validation=True)
     @keep_state_on_error
-    def fit(self, X, y=None):
-        """Fit the generator to X.
+    def fit(self, X, y=None, sample_weight=None):
+        r"""Fit the generator to X.
 
         A fit that raises, or is interrupted, leaves the estimator as it was.
 
@@ -387,6 +409,12 @@ class DiffusionSupervisedGenerator(DensityMixin, BaseEstimator):
             Training data; at least two rows and one non-constant column.
         y : None
             Ignored.
+        sample_weight : array-like of shape (n_samples,) or None, default=None
+            Non-negative weights of the rows, as in :class:`~sklearn.neighbors.KernelDensity`:
+            the teacher puts mass :math:`w_n / \sum_m w_m` on row n (its standardisation,
+            whitening, cross-validation and labels are weighted alike), so integer weights act
+            as repeated rows. Rows of weight 0 are left out. None, or equal weights, is the
+            unweighted fit, bit for bit.
 
         Returns
         -------
@@ -394,6 +422,7 @@ class DiffusionSupervisedGenerator(DensityMixin, BaseEstimator):
             The fitted estimator.
         """
         X = validate_data(self, X, dtype=np.float64, ensure_min_samples=2)
+        X, weights = _positive_weights(X, sample_weight)
         hidden, budget, device = self._hidden(), self._budget_bytes(), resolve_device(self.device)
         rng = check_random_state_fresh(self.random_state)
         seeds = rng.randint(SEED_MAX, size=3)
@@ -402,7 +431,7 @@ class DiffusionSupervisedGenerator(DensityMixin, BaseEstimator):
 
         t0 = time.perf_counter()
         with torch_threads(resolve_n_threads(self.n_jobs)):
-            affine, teacher, choice = self._fit_teacher(X, rng, device, budget)
+            affine, teacher, choice = self._fit_teacher(X, weights, rng, device, budget)
             t_end = sched.t_from_ratio(teacher.bandwidth)  # raises below the schedule's reach
             t1 = time.perf_counter()
             n_labels = self.n_labels if self.n_labels != "auto" else _auto_labels(*teacher.data.shape)
@@ -433,7 +462,7 @@ class DiffusionSupervisedGenerator(DensityMixin, BaseEstimator):
         return self
 
     # ------------------------------------------------------------------- sample
-    def sample(self, n_samples=1, random_state=None):
+    def sample(self, n_samples=1, random_state=None, return_log_prob=False):
         """Draw samples: one forward pass :math:`x = F(z) + s e` per row.
 
         Row i depends only on ``random_state`` and i: ``sample(n)`` starts with
@@ -446,20 +475,41 @@ class DiffusionSupervisedGenerator(DensityMixin, BaseEstimator):
             Number of rows.
         random_state : int, RandomState instance or None, default=None
             Seeds the draw. None uses fresh entropy (and leaves numpy's global state alone).
+        return_log_prob : bool, default=False
+            Also return each row's log-density: :meth:`score_samples` of the rows, with the
+            inversion started from the z that drew each row instead of a searched guess. It
+            skips the search and most iterations (1.2-1.3 times as fast as ``sample`` then
+            ``score_samples`` on 2,000 rows), and where F has several preimages it finds the
+            one that drew the row, so a few values differ from ``score_samples`` (2 and 16 of
+            2,000 rows on two moons and a 5-D Gaussian, by up to 0.3 nats).
 
         Returns
         -------
         X : ndarray of shape (n_samples, `n_features_in_`)
             Samples in the units of the training data.
+        log_prob : ndarray of shape (n_samples,)
+            Only with ``return_log_prob``: their log-densities.
+
+        Examples
+        --------
+        >>> from sklearn.datasets import make_moons
+        >>> X, _ = make_moons(300, noise=0.05, random_state=0)
+        >>> gen = DiffusionSupervisedGenerator(n_labels=1000, n_iter_no_change=5, random_state=0).fit(X)
+        >>> S, logp = gen.sample(4, random_state=0, return_log_prob=True)
+        >>> bool(np.allclose(logp, gen.score_samples(S), atol=1e-6))
+        True
         """
         check_is_fitted(self)
         n_samples = check_n_samples(n_samples)
         d = self.preprocessing_.n_model_features
         rows = chunk_rows(2 * d + max(self._hidden(), default=d), self._budget_bytes(), itemsize=8, n_buffers=4)
         with torch_threads(resolve_n_threads(self.n_jobs)):
-            U = draw(self.generator_, n_samples, d, self.noise_, torch_generator(random_state), rows,
-                     n_jobs=self.n_jobs)
-        return self.preprocessing_.from_model(U.numpy())
+            U, Z = draw(self.generator_, n_samples, d, self.noise_, torch_generator(random_state), rows,
+                        n_jobs=self.n_jobs, return_z=True)
+            X = self.preprocessing_.from_model(U.numpy())
+            if not return_log_prob:
+                return X
+            return X, self._log_density(U, X, guess=Z)
 
     # ------------------------------------------------------------------ density
     def score_samples(self, X, method="model"):
@@ -511,10 +561,15 @@ class DiffusionSupervisedGenerator(DensityMixin, BaseEstimator):
                                      "keep_training_data=True")
                 logp = self.teacher_.log_prob(U.to(self.device_), budget_bytes=budget).cpu()
             else:
-                d = U.shape[1]
-                rows = chunk_rows(d * d + d * max(self._hidden(), default=d), budget, itemsize=8, n_buffers=8)
-                logp = generator_log_density(self.generator_, self.anchors_, U, noise=self.noise_, rows=rows,
-                                             n_jobs=self.n_jobs)
+                return self._log_density(U, X)
+        return logp.numpy() + pre.log_det - pre.constant_deviation(X) / (2 * self.noise_**2)
+
+    def _log_density(self, U, X, guess=None):
+        """The model's log-density at rows X (U in model units), inverted from ``guess`` or the anchors."""
+        pre, d = self.preprocessing_, U.shape[1]
+        rows = chunk_rows(d * d + d * max(self._hidden(), default=d), self._budget_bytes(), itemsize=8, n_buffers=8)
+        logp = generator_log_density(self.generator_, self.anchors_, U, noise=self.noise_, rows=rows,
+                                     n_jobs=self.n_jobs, guess=guess)
         return logp.numpy() + pre.log_det - pre.constant_deviation(X) / (2 * self.noise_**2)
 
     def score(self, X, y=None):

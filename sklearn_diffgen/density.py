@@ -290,14 +290,19 @@ SCORE_TASK_ROWS = 4096
 
 
 @torch.no_grad()
-def _counted_log_density(u: Tensor, *, F, G, noise: float, rows: int, coarse_ftol: float, coarse_max_iter: int):
-    """The log-densities of the rows of u and the number whose float64 iteration did not converge."""
+def _counted_log_density(u: Tensor, guess: Tensor | None = None, *, F, G, noise: float, rows: int,
+                         coarse_ftol: float, coarse_max_iter: int):
+    """The log-densities of the rows of u and the number whose float64 iteration did not converge.
+
+    The iteration starts from the rows of ``guess``, or from G(u) when it is None.
+    """
     F32, F = copy.deepcopy(F).float(), copy.deepcopy(F).double()
     device = next(iter(F.parameters()), u).device
     out, n_failed = [], 0
     for i in range(0, u.shape[0], max(1, rows)):
         x = u[i : i + rows].to(device, torch.float64)
-        coarse = log_density(F32, x.float(), G(x.float()), noise=noise, ftol=coarse_ftol, max_iter=coarse_max_iter)
+        z0 = G(x.float()) if guess is None else guess[i : i + rows].to(device, torch.float32)
+        coarse = log_density(F32, x.float(), z0, noise=noise, ftol=coarse_ftol, max_iter=coarse_max_iter)
         res = log_density(F, x, coarse.z.double(), noise=noise)
         out.append(res.log_density.cpu())
         n_failed += int((~res.converged).sum())
@@ -306,8 +311,11 @@ def _counted_log_density(u: Tensor, *, F, G, noise: float, rows: int, coarse_fto
 
 @torch.no_grad()
 def generator_log_density(F, G, u: Tensor, *, noise: float, rows: int, coarse_ftol: float = 1e-3,
-                          coarse_max_iter: int = 50, n_jobs: int | None = None) -> Tensor:
+                          coarse_max_iter: int = 50, n_jobs: int | None = None,
+                          guess: Tensor | None = None) -> Tensor:
     r""":func:`log_density` of the generator F at the rows of u, from the guesses G(u) (a :class:`NearestAnchor`).
+
+    ``guess`` (one row per row of u) replaces G's guesses: for rows that F drew, their own z.
 
     The iteration runs first in float32, to ``coarse_ftol`` nats (at most ``coarse_max_iter``
     iterations, about half the cost of each in float64), then in float64 from where it
@@ -332,11 +340,12 @@ def generator_log_density(F, G, u: Tensor, *, noise: float, rows: int, coarse_ft
     kw = dict(F=F, G=G, noise=noise, rows=rows, coarse_ftol=coarse_ftol, coarse_max_iter=coarse_max_iter)
     device = next(iter(F.parameters()), u).device
     if u.shape[0] > SCORE_TASK_ROWS and device.type == "cpu":
-        blocks = [(u[i : i + SCORE_TASK_ROWS],) for i in range(0, u.shape[0], SCORE_TASK_ROWS)]
+        blocks = [(u[i : i + SCORE_TASK_ROWS], None if guess is None else guess[i : i + SCORE_TASK_ROWS])
+                  for i in range(0, u.shape[0], SCORE_TASK_ROWS)]
         parts = list(run_tasks(_counted_log_density, blocks, n_jobs=n_jobs, shared=kw))
         logp, n_failed = torch.cat([p for p, _ in parts]), sum(k for _, k in parts)
     else:
-        logp, n_failed = _counted_log_density(u, **kw)
+        logp, n_failed = _counted_log_density(u, guess, **kw)
     if n_failed:
         warnings.warn(InversionWarning(n_failed, u.shape[0]), stacklevel=3)
     return logp

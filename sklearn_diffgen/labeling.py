@@ -126,7 +126,7 @@ def make_labels(
                 a, b = schedule.alpha(t), schedule.sigma(t)
                 prec = precision
                 if prec == "auto":
-                    prec = choose_precision(a, b, a * x_max + b * z_max, x_max, d)
+                    prec = choose_precision(a, b, a * x_max + b * z_max, x_max, d, kb.log_weight_max)
                 return kb.denoise(z, a, b, prec)
 
             for i in range(j, min(j + block, n_labels), rows):
@@ -153,9 +153,10 @@ def label_tasks(n_labels: int, seed: int) -> list[tuple[int, int]]:
     return [(size, int(s)) for size, s in zip(sizes, seeds)]
 
 
-def _label_task(size: int, seed: int, *, data, bandwidth: float, scale: float, **kw):
+def _label_task(size: int, seed: int, *, data, bandwidth: float, scale: float, log_weights=None, **kw):
     """One task of :func:`make_labels_parallel`: (z, labels) as CPU arrays."""
-    teacher = Teacher(torch.as_tensor(data), bandwidth, scale)
+    lw = None if log_weights is None else torch.as_tensor(log_weights)
+    teacher = Teacher(torch.as_tensor(data), bandwidth, scale, lw)
     z, x = make_labels(teacher, size, generator=torch.Generator().manual_seed(seed), **kw)
     return z.cpu().numpy(), x.cpu().numpy()
 
@@ -215,6 +216,9 @@ def make_labels_parallel(
     shared = dict(data=teacher.data.numpy() if on_cpu else teacher.data,  # an array: memory-mapped by loky
                   bandwidth=teacher.bandwidth, scale=teacher.scale, schedule=schedule, n_steps=n_steps,
                   solver=solver, score_batch_size=score_batch_size, budget_bytes=budget_bytes)
+    if teacher.log_weights is not None:
+        lw = teacher.log_weights
+        shared["log_weights"] = lw.numpy() if on_cpu else lw
     results = run_tasks(_label_task, label_tasks(n_labels, seed), n_jobs=n_jobs, shared=shared,
                         in_process=not on_cpu)
     z, x = [], []

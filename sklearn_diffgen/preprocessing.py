@@ -85,14 +85,15 @@ class Affine:
         return replace(self, whitening=whitening)
 
 
-def standardisation(X: np.ndarray) -> Affine:
+def standardisation(X: np.ndarray, weights: np.ndarray | None = None) -> Affine:
     r"""The standardisation of X's columns, without whitening; raises when nothing varies.
 
     A column counts as constant when its variance is within the rounding error of the
     two-pass variance of n values, :math:`n \epsilon\, v + (n \epsilon \bar x)^2`
     (Chan, Golub & LeVeque 1983), the test of scikit-learn's
     :class:`~sklearn.preprocessing.StandardScaler`: a column that holds one value is constant
-    for any n, whatever rounding its mean picks up.
+    for any n, whatever rounding its mean picks up. ``weights`` (summing to 1) give the
+    weighted mean and variance, as ``StandardScaler().fit(X, sample_weight=w)`` does.
 
     Examples
     --------
@@ -102,8 +103,11 @@ def standardisation(X: np.ndarray) -> Affine:
     """
     n, eps = X.shape[0], np.finfo(np.float64).eps
     with np.errstate(over="ignore"):  # reported just below
-        mean = X.mean(axis=0)
-        var = X.var(axis=0)
+        if weights is None:
+            mean, var = X.mean(axis=0), X.var(axis=0)
+        else:
+            mean = weights @ X
+            var = weights @ (X - mean) ** 2
     if not np.all(np.isfinite(var)):
         raise ValueError("X has values too large to standardise (its variance overflows float64)")
     constant = var <= n * eps * var + (n * eps * mean) ** 2
@@ -118,11 +122,11 @@ def standardisation(X: np.ndarray) -> Affine:
     return Affine(mean, scale, constant, np.eye(int((~constant).sum())))
 
 
-def zca_whitening(Xs: np.ndarray) -> tuple[np.ndarray, float]:
+def zca_whitening(Xs: np.ndarray, weights: np.ndarray | None = None) -> tuple[np.ndarray, float]:
     r"""ZCA whitening :math:`W = V \Lambda^{-1/2} V^T` of standardised data, and :math:`\log|\det W|`.
 
-    :math:`R = V \Lambda V^T` is the correlation matrix; eigenvalues below
-    :data:`WHITEN_FLOOR` times the largest are raised to it.
+    :math:`R = V \Lambda V^T` is the correlation matrix (weighted by ``weights``, summing to
+    1, when given); eigenvalues below :data:`WHITEN_FLOOR` times the largest are raised to it.
 
     Examples
     --------
@@ -131,6 +135,7 @@ def zca_whitening(Xs: np.ndarray) -> tuple[np.ndarray, float]:
     >>> bool(np.allclose(W, np.eye(2))), round(logdet, 12)
     (True, 0.0)
     """
-    lam, V = np.linalg.eigh(Xs.T @ Xs / Xs.shape[0])
+    R = Xs.T @ Xs / Xs.shape[0] if weights is None else Xs.T @ (weights[:, None] * Xs)
+    lam, V = np.linalg.eigh(R)
     lam = np.maximum(lam, WHITEN_FLOOR * lam.max())
     return (V / np.sqrt(lam)) @ V.T, float(-0.5 * np.log(lam).sum())

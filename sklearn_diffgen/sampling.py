@@ -25,15 +25,17 @@ def _noise(generator: torch.Generator, m: int, d: int) -> Tensor:
 
 
 @torch.no_grad()
-def _push(w: Tensor, *, F: nn.Module, d: int, noise: float) -> Tensor:
-    """F(z) + s e for the rows of w = [z, e], F on its own device, on the CPU in float64."""
+def _push(w: Tensor, *, F: nn.Module, d: int, noise: float, keep_z: bool = False) -> Tensor:
+    """F(z) + s e for the rows of w = [z, e], F on its own device, on the CPU in float64
+    (with z beside it when ``keep_z``)."""
     param = next(F.parameters())
-    return F(w[:, :d].to(param.device, param.dtype)).double().cpu() + noise * w[:, d:]
+    x = F(w[:, :d].to(param.device, param.dtype)).double().cpu() + noise * w[:, d:]
+    return torch.cat([x, w[:, :d]], dim=1) if keep_z else x
 
 
 @torch.no_grad()
 def draw(F: nn.Module, n_samples: int, n_features: int, noise: float, generator: torch.Generator,
-         rows: int, n_jobs: int | None = None) -> Tensor:
+         rows: int, n_jobs: int | None = None, return_z: bool = False) -> Tensor | tuple[Tensor, Tensor]:
     r"""``n_samples`` draws of :math:`x = F(z) + s e`, :math:`z, e \sim N(0, I)`, on the CPU in float64.
 
     F maps ``n_features`` inputs to as many outputs. z and e are drawn side by side on the CPU ``generator`` in blocks of :data:`NOISE_BLOCK`
@@ -43,6 +45,7 @@ def draw(F: nn.Module, n_samples: int, n_features: int, noise: float, generator:
     :data:`SAMPLE_TASK_ROWS` rows go through F as joblib tasks of that many rows,
     ``joblib.Parallel(n_jobs=n_jobs)``, one thread each (in this process for None, in worker
     processes, or on Dask workers), with the same rows: the noise is still drawn here, in order.
+    ``return_z`` also returns the z of each row.
 
     Examples
     --------
@@ -53,14 +56,13 @@ def draw(F: nn.Module, n_samples: int, n_features: int, noise: float, generator:
     (torch.Size([100, 2]), True)
     """
     param, d = next(F.parameters()), int(n_features)
-    kw = dict(F=F, d=d, noise=noise)
+    kw = dict(F=F, d=d, noise=noise, keep_z=return_z)
     if n_samples > SAMPLE_TASK_ROWS and param.device.type == "cpu":
         blocks = ((_noise(generator, min(SAMPLE_TASK_ROWS, n_samples - i), d),)
                   for i in range(0, n_samples, SAMPLE_TASK_ROWS))
-        return torch.cat(list(run_tasks(_push, blocks, n_jobs=n_jobs, shared=kw)))[:n_samples]
-    rows = NOISE_BLOCK * max(1, rows // NOISE_BLOCK)
-    out = []
-    for i in range(0, n_samples, rows):
-        m = min(rows, n_samples - i)
-        out.append(_push(_noise(generator, m, d), **kw)[:m])
-    return torch.cat(out)
+        out = torch.cat(list(run_tasks(_push, blocks, n_jobs=n_jobs, shared=kw)))[:n_samples]
+    else:
+        rows = NOISE_BLOCK * max(1, rows // NOISE_BLOCK)
+        out = torch.cat([_push(_noise(generator, min(rows, n_samples - i), d), **kw)[: n_samples - i]
+                         for i in range(0, n_samples, rows)])
+    return (out[:, :d], out[:, d:]) if return_z else out

@@ -12,9 +12,11 @@ the package computes from the data is a sum over n of the Gaussian kernel
 the denoiser :math:`D(z) = \sum_n \operatorname{softmax}_n(l(z))\, x_n` (the paper's
 training-free score is :math:`(a D - z) / b^2`), and the diffused density
 :math:`\log \frac1N \sum_n N(z; a x_n, b^2 I)`, which at a = 1 is a Gaussian kernel density
-estimate. :class:`Kernel` owns the data side of these sums (the data cast and transposed, the
-squared norms in float64, one scratch block and the memory budget) and evaluates them in
-blocks of queries, in log space.
+estimate. With weights :math:`w_n` (summing to 1) the empirical law puts mass :math:`w_n` on
+:math:`x_n`: :math:`\log w_n` joins each logit, and the density is
+:math:`\log \sum_n w_n N(z; a x_n, b^2 I)`. :class:`Kernel` owns the data side of these sums
+(the data cast and transposed, the squared norms in float64, the weights, one scratch block
+and the memory budget) and evaluates them in blocks of queries, in log space.
 """
 
 from __future__ import annotations
@@ -50,7 +52,8 @@ def chunk_rows(n_cols: int, budget_bytes: int, itemsize: int = 8, n_buffers: int
     return max(1, int(budget_bytes) // max(1, n_cols * itemsize * n_buffers))
 
 
-def logit_error_bound(a: float, b: float, z_max: float, x_max: float, eps: float, d: int = 1) -> float:
+def logit_error_bound(a: float, b: float, z_max: float, x_max: float, eps: float, d: int = 1,
+                      log_weight_max: float = 0.0) -> float:
     r"""Bound on the absolute rounding error of the logits computed in a type of machine epsilon ``eps``.
 
     The logits are :math:`\mathrm{fl}(\beta_n + \alpha\, z \cdot x_n)` with
@@ -68,7 +71,9 @@ def logit_error_bound(a: float, b: float, z_max: float, x_max: float, eps: float
         \gamma_{d+5}\, \frac{a\,|z|_{\max} |x|_{\max}}{b^2}
         + \big(\gamma_2 + (d + 3)\,u_{64}\big) \frac{a^2 |x|_{\max}^2}{2 b^2}.
 
-    In float64 (:math:`u = u_{64}`) the bias term is :math:`\gamma_{d+5}` too. At d = 10 this
+    In float64 (:math:`u = u_{64}`) the bias term is :math:`\gamma_{d+5}` too. Weights add
+    :math:`\log w_n` to the bias in float64, which adds at most
+    :math:`(\gamma_2 + 2 u_{64})\, |\log w|_{\max}` (``log_weight_max``). At d = 10 this
     is 1.6 times below the cruder :math:`(d + 2)\,\epsilon` on the product term and 12 times
     on the bias term, 2.3 times in all on the 10-D data of ``benchmarks/labelling.py``, where
     it lets two more of the last steps run in float32.
@@ -81,10 +86,12 @@ def logit_error_bound(a: float, b: float, z_max: float, x_max: float, eps: float
     u, u64 = 0.5 * eps, 0.5 * torch.finfo(torch.float64).eps
     gamma = lambda k: k * u / (1.0 - k * u)  # noqa: E731
     bias = gamma(2) + (d + 3) * u64 if u > u64 else gamma(d + 5)
-    return (gamma(d + 5) * a * z_max * x_max + bias * 0.5 * a * a * x_max * x_max) / (b * b)
+    return ((gamma(d + 5) * a * z_max * x_max + bias * 0.5 * a * a * x_max * x_max) / (b * b)
+            + (gamma(2) + 2 * u64) * log_weight_max)
 
 
-def choose_precision(a: float, b: float, z_max: float, x_max: float, d: int = 1) -> str:
+def choose_precision(a: float, b: float, z_max: float, x_max: float, d: int = 1,
+                     log_weight_max: float = 0.0) -> str:
     """``"float32"`` when its logit error bound is below ``FLOAT32_LOGIT_TOL``, else ``"float64"``.
 
     Examples
@@ -92,7 +99,7 @@ def choose_precision(a: float, b: float, z_max: float, x_max: float, d: int = 1)
     >>> choose_precision(0.5, 1.0, 3.0, 3.0, d=2), choose_precision(1.0, 0.001, 3.0, 3.0, d=2)
     ('float32', 'float64')
     """
-    err = logit_error_bound(a, b, z_max, x_max, torch.finfo(torch.float32).eps, d)
+    err = logit_error_bound(a, b, z_max, x_max, torch.finfo(torch.float32).eps, d, log_weight_max)
     return "float32" if err < FLOAT32_LOGIT_TOL else "float64"
 
 
@@ -111,6 +118,9 @@ class Kernel:
         Data points, on the device the work runs on. Not copied: do not change it in place.
     budget_bytes : int, default=256 MiB
         Memory for the (queries x data) blocks; queries are processed in chunks that fit it.
+    log_weights : Tensor of shape (N,) or None, default=None
+        Log of the points' weights, float64, on x's device; they need not be normalised
+        (:attr:`log_weights` holds them normalised). None gives every point 1/N.
 
     Examples
     --------
@@ -122,11 +132,16 @@ class Kernel:
     tensor([-1.4189], dtype=torch.float64)
     """
 
-    def __init__(self, x: Tensor, budget_bytes: int = 256 * 2**20, *, _buffer: list | None = None):
+    def __init__(self, x: Tensor, budget_bytes: int = 256 * 2**20, *, log_weights: Tensor | None = None,
+                 _buffer: list | None = None):
         self.x = x
         self.budget_bytes = int(budget_bytes)
         x64 = x.to(torch.float64)
         self.sqnorm = (x64 * x64).sum(dim=1)
+        if log_weights is not None:
+            log_weights = log_weights.to(device=x.device, dtype=torch.float64)
+            log_weights = log_weights - torch.logsumexp(log_weights, dim=0)
+        self.log_weights = log_weights
         self._cast: dict = {}  # dtype -> (x in dtype, its contiguous transpose)
         self._buffer = [None] if _buffer is None else _buffer  # shared with subsets
 
@@ -136,9 +151,18 @@ class Kernel:
         """Largest norm of a data point."""
         return float(self.sqnorm.max().sqrt()) if self.x.numel() else 0.0
 
+    @property
+    def log_weight_max(self) -> float:
+        r"""Largest :math:`|\log w_n|` (0 without weights), for :func:`logit_error_bound`."""
+        lw = self.log_weights
+        return 0.0 if lw is None or not lw.numel() else float(lw.abs().max())
+
     def subset(self, rows: Tensor) -> "Kernel":
-        """The kernel of ``x[rows]``, sharing this one's scratch block and budget."""
-        return Kernel(self.x[rows.to(self.x.device)], self.budget_bytes, _buffer=self._buffer)
+        """The kernel of ``x[rows]`` (their weights renormalised), sharing this one's scratch
+        block and budget."""
+        rows = rows.to(self.x.device)
+        lw = None if self.log_weights is None else self.log_weights[rows]
+        return Kernel(self.x[rows], self.budget_bytes, log_weights=lw, _buffer=self._buffer)
 
     def minibatch(self, size: int | None, generator: torch.Generator) -> "Kernel":
         """The kernel of ``size`` rows drawn without replacement (itself when None or >= N).
@@ -156,10 +180,24 @@ class Kernel:
             return self
         return self.subset(torch.randperm(self.x.shape[0], generator=generator)[:size])
 
-    def moments(self) -> tuple[Tensor, Tensor]:
-        """Mean and covariance (divided by N) of the data, in float64."""
+    def mean(self) -> Tensor:
+        """The (weighted) mean of the data, in float64."""
         x64 = self.x.to(torch.float64)
-        return x64.mean(dim=0), torch.cov(x64.T, correction=0).reshape(x64.shape[1], -1)
+        return x64.mean(dim=0) if self.log_weights is None else self.log_weights.exp() @ x64
+
+    def moments(self) -> tuple[Tensor, Tensor]:
+        """Mean and covariance (divided by N, or weighted) of the data, in float64.
+
+        Examples
+        --------
+        >>> x = torch.tensor([[0.0], [2.0], [2.0]], dtype=torch.float64)
+        >>> w = Kernel(x[:2], log_weights=torch.tensor([1.0, 2.0]).log()).moments()
+        >>> bool(torch.allclose(w[0], Kernel(x).moments()[0]) and torch.allclose(w[1], Kernel(x).moments()[1]))
+        True
+        """
+        x64 = self.x.to(torch.float64)
+        w = None if self.log_weights is None else self.log_weights.exp()
+        return self.mean(), torch.cov(x64.T, correction=0, aweights=w).reshape(x64.shape[1], -1)
 
     def _data(self, dtype: torch.dtype) -> tuple[Tensor, Tensor]:
         if dtype not in self._cast:
@@ -186,14 +224,17 @@ class Kernel:
     def logits(self, z: Tensor, a: float, b: float, dtype: torch.dtype = torch.float64):
         r"""Yield ``(start, block)``: the logits :math:`l_n` of consecutive rows of z, in ``dtype``.
 
-        The bias :math:`-a^2 |x_n|^2 / (2 b^2)` is computed in float64 and rounded once, then
+        The bias :math:`-a^2 |x_n|^2 / (2 b^2)` (plus :math:`\log w_n`) is computed in float64 and rounded once, then
         fused into one matrix product (see :func:`logit_error_bound`). Every block is a view
         of the same scratch memory: use it before taking the next.
         """
         if not b > 0:
             raise ValueError(f"b must be positive, got {b!r}")
         x = self._data(dtype)[0]
-        bias = ((-0.5 * a * a / (b * b)) * self.sqnorm).to(dtype)
+        bias = (-0.5 * a * a / (b * b)) * self.sqnorm
+        if self.log_weights is not None:
+            bias = bias + self.log_weights
+        bias = bias.to(dtype)
         m, n = z.shape[0], x.shape[0]
         if m == 0:
             return
@@ -231,11 +272,11 @@ class Kernel:
         """
         if not b > 0:
             raise ValueError(f"b must be positive, got {b!r}")
-        if a == 0:  # z carries no information on x: every weight is 1/N
-            return self.x.to(torch.float64).mean(dim=0).to(z.dtype).expand(z.shape).clone()
+        if a == 0:  # z carries no information on x: the weights are the data's
+            return self.mean().to(z.dtype).expand(z.shape).clone()
         if precision == "auto":
             z_max = float(z.norm(dim=1).max()) if z.numel() else 0.0
-            precision = choose_precision(a, b, z_max, self.x_max, z.shape[1])
+            precision = choose_precision(a, b, z_max, self.x_max, z.shape[1], self.log_weight_max)
         dtype = _DTYPES[precision]
         xt = self._data(dtype)[1]
         out = torch.empty(z.shape, dtype=z.dtype, device=z.device)
@@ -245,7 +286,7 @@ class Kernel:
         return out
 
     def log_density(self, q: Tensor, a: float, b: float) -> Tensor:
-        r""":math:`\log \frac1N \sum_n N(q; a x_n, b^2 I)`, the diffused empirical density, in float64.
+        r""":math:`\log \frac1N \sum_n N(q; a x_n, b^2 I)` (or :math:`\sum_n w_n`), the diffused empirical density, in float64.
 
         At a = 1 it is the Gaussian kernel density estimate of bandwidth b.
 
@@ -279,14 +320,18 @@ class Kernel:
         out = torch.empty(len(pairs), q.shape[0], dtype=torch.float64, device=q.device)
         rows = min(max(q.shape[0], 1), chunk_rows(n, self.budget_bytes, itemsize=8, n_buffers=2))
         cross = self._block(rows, torch.float64)
+        lw, log_n = self.log_weights, math.log(n)
         for i in range(0, q.shape[0], rows):
             qi = q[i : i + rows]
             c = torch.mm(qi, x.T, out=cross[: qi.shape[0]])
             qq = (qi * qi).sum(dim=1, keepdim=True)
             for k, (a, b) in enumerate(pairs):
-                dist = (qq - (2.0 * a) * c + (a * a) * self.sqnorm).clamp_min_(0.0)
-                out[k, i : i + rows] = (torch.logsumexp(dist.mul_(-0.5 / (b * b)), dim=1)
-                                        - math.log(n) - 0.5 * d * math.log(2.0 * math.pi * b * b))
+                dist = (qq - (2.0 * a) * c + (a * a) * self.sqnorm).clamp_min_(0.0).mul_(-0.5 / (b * b))
+                norm = 0.5 * d * math.log(2.0 * math.pi * b * b)
+                if lw is None:
+                    out[k, i : i + rows] = torch.logsumexp(dist, dim=1) - log_n - norm
+                else:
+                    out[k, i : i + rows] = torch.logsumexp(dist.add_(lw), dim=1) - norm
         return out
 
 

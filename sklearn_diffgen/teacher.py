@@ -50,7 +50,7 @@ from torch import Tensor
 
 from .score import Kernel
 
-__all__ = ["Teacher", "TeacherChoice", "select_teacher", "cross_validated_log_likelihood",
+__all__ = ["Teacher", "TeacherChoice", "select_teacher", "cross_validated_log_likelihood", "effective_size",
            "resolve_bandwidth", "variance_scale", "standard_normal_log_density",
            "WIDE_BANDWIDTHS", "CV_ROWS"]
 
@@ -122,6 +122,10 @@ class Teacher:
         The smoothing width h > 0.
     scale : float, default=1.0
         The factor c of the variance correction (:func:`variance_scale`), or 1.
+    log_weights : Tensor of shape (N,) or None, default=None
+        Log-weights of the data points (``fit(X, sample_weight=w)``: :math:`\log w_n`, not
+        necessarily normalised), float64, on the data's device; the mixture then weighs
+        :math:`x_n` by :math:`w_n / \sum_m w_m` instead of 1/N. None weighs them alike.
 
     Examples
     --------
@@ -138,6 +142,7 @@ class Teacher:
     data: Tensor | None
     bandwidth: float
     scale: float = 1.0
+    log_weights: Tensor | None = None
 
     @property
     def width(self) -> float:
@@ -148,14 +153,17 @@ class Teacher:
         """The kernel over the (unscaled) data, whose denoiser labelling integrates."""
         if self.data is None:
             raise ValueError("this teacher keeps no data (Teacher.without_data): it has no kernel or density")
-        return Kernel(self.data, budget_bytes)
+        return Kernel(self.data, budget_bytes, log_weights=self.log_weights)
 
     def to(self, device) -> "Teacher":
         """The same teacher with its data on ``device``."""
-        return self if self.data is None else Teacher(self.data.to(device), self.bandwidth, self.scale)
+        if self.data is None:
+            return self
+        lw = None if self.log_weights is None else self.log_weights.to(device)
+        return Teacher(self.data.to(device), self.bandwidth, self.scale, lw)
 
     def without_data(self) -> "Teacher":
-        """The same bandwidth and scale, without the data: what a fitted model keeps by default.
+        """The same bandwidth and scale, without the data (and weights): what a fitted model keeps by default.
 
         Examples
         --------
@@ -193,7 +201,8 @@ class Teacher:
 # ------------------------------------------------------------------------ cross-validation
 def cross_validated_log_likelihood(x: Tensor, bandwidths, *, variance_correction: bool = False,
                                    n_folds: int = 3, generator: torch.Generator | None = None,
-                                   budget_bytes: int = 256 * 2**20) -> Tensor:
+                                   budget_bytes: int = 256 * 2**20,
+                                   log_weights: Tensor | None = None) -> Tensor:
     r"""Mean held-out log-density of the teacher for each bandwidth, by K-fold cross-validation.
 
     Fold k scores its rows under the teacher built on the other folds (:class:`Teacher`,
@@ -215,11 +224,15 @@ def cross_validated_log_likelihood(x: Tensor, bandwidths, *, variance_correction
         Shuffles the rows before they are dealt into folds.
     budget_bytes : int
         Memory for the (rows x training rows) blocks.
+    log_weights : Tensor of shape (n,) or None
+        Log-weights of the rows: each fold's teacher is weighted (:class:`Teacher`), and the
+        score is the weighted mean of the held-out log-densities over all folds.
 
     Returns
     -------
     Tensor of shape (len(bandwidths),), float64
-        The mean over folds of each fold's mean held-out log-density.
+        The mean over folds of each fold's mean held-out log-density (with weights, the
+        weighted mean over every held-out row).
 
     Examples
     --------
@@ -244,10 +257,17 @@ def cross_validated_log_likelihood(x: Tensor, bandwidths, *, variance_correction
     hs = [float(h) for h in bandwidths]
     cs = [variance_scale(h) if variance_correction else 1.0 for h in hs]
     out = torch.zeros(len(hs), dtype=torch.float64)
+    coefficients = [(c, c * h) for c, h in zip(cs, hs)]
+    if log_weights is not None:
+        w = torch.softmax(log_weights.to(device=x.device, dtype=torch.float64), dim=0)
     for k in range(n_folds):
-        val, train = x[perm[fold == k]], x[perm[fold != k]]
-        logp = Kernel(train, budget_bytes).log_densities(val, [(c, c * h) for c, h in zip(cs, hs)])
-        out += logp.mean(dim=1).cpu() / n_folds
+        val, train = perm[fold == k], perm[fold != k]
+        if log_weights is None:
+            logp = Kernel(x[train], budget_bytes).log_densities(x[val], coefficients)
+            out += logp.mean(dim=1).cpu() / n_folds
+        else:
+            kernel = Kernel(x[train], budget_bytes, log_weights=w[train].log())
+            out += (kernel.log_densities(x[val], coefficients) @ w[val]).cpu()
     return out
 
 
@@ -260,9 +280,23 @@ class TeacherChoice(NamedTuple):
     score: float
 
 
-def select_teacher(x: Tensor, n_total: int, bandwidth, whiten, variance_correction, *,
+def effective_size(log_weights: Tensor | None, n: int) -> float:
+    r"""Kish's effective sample size :math:`(\sum w)^2 / \sum w^2` of n weighted rows (n without weights).
+
+    Examples
+    --------
+    >>> round(effective_size(torch.tensor([1.0, 1.0, 2.0], dtype=torch.float64).log(), 3), 9), effective_size(None, 3)
+    (2.666666667, 3)
+    """
+    if log_weights is None:
+        return n
+    w = torch.softmax(log_weights.to(torch.float64), dim=0)
+    return float(1.0 / (w * w).sum())
+
+
+def select_teacher(x: Tensor, n_total: float, bandwidth, whiten, variance_correction, *,
                    whitening: tuple[Tensor, float], fold_seed: int = 0,
-                   budget_bytes: int = 256 * 2**20) -> TeacherChoice:
+                   budget_bytes: int = 256 * 2**20, log_weights: Tensor | None = None) -> TeacherChoice:
     r"""Bandwidth, whitening and variance correction of the teacher, by cross-validation.
 
     Every setting left to ``"auto"`` is chosen to maximise the 3-fold cross-validated
@@ -270,15 +304,17 @@ def select_teacher(x: Tensor, n_total: int, bandwidth, whiten, variance_correcti
     ``x``, in standardised units (whitened scores get :math:`\log|\det W|`), on the same
     folds. The ``auto`` grid is 17 values log-spaced in Scott's factor for these m rows
     times [0.05, 2], and :data:`WIDE_BANDWIDTHS`. A bandwidth chosen on m of the
-    ``n_total`` rows is rescaled by Scott's :math:`(m/n)^{1/(d+4)}`. On a tie (one column,
-    or no correlation) the plain teacher wins.
+    ``n_total`` rows is rescaled by Scott's :math:`(m/n)^{1/(d+4)}`. With weights, m and n
+    are effective sample sizes (:func:`effective_size`). On a tie (one column, or no
+    correlation) the plain teacher wins.
 
     Parameters
     ----------
     x : Tensor of shape (m, d)
         Standardised rows to cross-validate on (at most :data:`CV_ROWS` of the data).
-    n_total : int
-        Rows of the whole data, for the rescaling and the rules of thumb.
+    n_total : int or float
+        Rows of the whole data (their effective number, with weights), for the rescaling and
+        the rules of thumb.
     bandwidth, whiten, variance_correction
         The estimator's parameters: a value, or ``"auto"``.
     whitening : (Tensor of shape (d, d), float)
@@ -287,6 +323,8 @@ def select_teacher(x: Tensor, n_total: int, bandwidth, whiten, variance_correcti
         Seeds the dealing of the rows into folds, the same for every candidate.
     budget_bytes : int
         Memory for the cross-validation's blocks.
+    log_weights : Tensor of shape (m,) or None
+        Log-weights of the rows ``x`` (:func:`cross_validated_log_likelihood`).
 
     Returns
     -------
@@ -301,7 +339,8 @@ def select_teacher(x: Tensor, n_total: int, bandwidth, whiten, variance_correcti
     >>> choice.whiten, choice.variance_correction, 0.1 < choice.bandwidth < 2
     (False, False, True)
     """
-    m, d = x.shape
+    d = x.shape[1]
+    m = effective_size(log_weights, x.shape[0])
     whitens = [False, True] if whiten == "auto" else [bool(whiten)]
     corrections = [False, True] if variance_correction == "auto" else [bool(variance_correction)]
     if bandwidth != "auto" and len(whitens) == len(corrections) == 1:
@@ -316,9 +355,9 @@ def select_teacher(x: Tensor, n_total: int, bandwidth, whiten, variance_correcti
     for w in whitens:
         xw = x @ W.to(x) if w else x  # W is symmetric
         for c in corrections:
-            cv = cross_validated_log_likelihood(xw, grid, variance_correction=c, n_folds=min(3, m),
+            cv = cross_validated_log_likelihood(xw, grid, variance_correction=c, n_folds=min(3, x.shape[0]),
                                                 generator=torch.Generator().manual_seed(int(fold_seed)),
-                                                budget_bytes=budget_bytes)
+                                                budget_bytes=budget_bytes, log_weights=log_weights)
             i = int(torch.argmax(cv))
             score = float(cv[i]) + (logdet if w else 0.0)
             if score > best.score:

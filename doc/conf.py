@@ -41,7 +41,8 @@ autodoc_default_options = {"member-order": "bysource"}
 numpydoc_show_class_members = False
 numpydoc_class_members_toctree = False
 # Classes that a module re-exports at the top level get one page, under sklearn_diffgen.
-autosummary_context = {"top_level": ["DiffusionSupervisedGenerator", "TabularGenerator"]}
+autosummary_context = {"top_level": ["DiffusionSupervisedGenerator", "DiffusionSupervisedSampler", "TabularGenerator",
+                                     "DiffusionOverSampler"]}
 
 # -- Gallery ---------------------------------------------------------------------------------
 sphinx_gallery_conf = {

@@ -56,7 +56,10 @@ def _positive_weights(X, sample_weight):
     w = _check_sample_weight(sample_weight, X, dtype=np.float64, ensure_non_negative=True)
     if not np.all(np.isfinite(w)):
         raise ValueError("sample_weight must be finite")
-    keep = w > 0
+    with np.errstate(under="ignore"):
+        w = w / w.max() if w.max() > 0 else w
+        w = w / w.sum() if w.sum() > 0 else w
+    keep = w > 0  # weights more than ~1e308 times below the largest vanish once normalised
     if keep.sum() < 2:
         raise ValueError(f"sample_weight must have at least two positive weights, got {int(keep.sum())}; "
                          "rows of zero weight are left out")

@@ -96,6 +96,34 @@ def jacobian(F, z: Tensor) -> tuple[Tensor, Tensor]:
     return y, J
 
 
+def _jitter(H: Tensor) -> Tensor:
+    """A diagonal of the order of the rounding error of the rows of H (its trace times 64 eps)."""
+    scale = 64 * torch.finfo(H.dtype).eps * H.diagonal(dim1=1, dim2=2).abs().sum(dim=1)
+    return scale[:, None, None] * torch.eye(H.shape[-1], dtype=H.dtype, device=H.device)
+
+
+def _solve_spd(H: Tensor, g: Tensor) -> Tensor:
+    """:math:`H^{-1} g` for a batch of matrices :math:`s^2 I + J^T J`, which float32 can round to
+    singular ones when s is small: those rows are solved with :func:`_jitter` added."""
+    out, info = torch.linalg.solve_ex(H, g)
+    bad = info != 0
+    if bad.any():
+        out = out.clone()
+        out[bad] = torch.linalg.solve(H[bad] + _jitter(H[bad]), g[bad])
+    return out
+
+
+def _cholesky_spd(H: Tensor) -> Tensor:
+    """The Cholesky factors of a batch of :math:`s^2 I + J^T J`, with :func:`_jitter` where rounding
+    made one indefinite."""
+    L, info = torch.linalg.cholesky_ex(H)
+    bad = info != 0
+    if bad.any():
+        L = L.clone()
+        L[bad] = torch.linalg.cholesky(H[bad] + _jitter(H[bad]))
+    return L
+
+
 def _energy(z: Tensor, r: Tensor, s2: float) -> Tensor:
     # s^2 E(z), kept in this scale so that s -> 0 stays well conditioned
     return 0.5 * s2 * (z * z).sum(dim=1) + 0.5 * (r * r).sum(dim=1)
@@ -179,14 +207,14 @@ def log_density(
         H = s2 * eye + Ja.transpose(1, 2) @ Ja
         g = s2 * z[act] - (Ja.transpose(1, 2) @ r[act].unsqueeze(2)).squeeze(2)
         # the Gauss-Newton model's decrease of E by a full step, in nats: below ftol, done
-        done = 0.5 * (g * torch.linalg.solve(H, g)).sum(dim=1) / s2 <= ftol
+        done = 0.5 * (g * _solve_spd(H, g)).sum(dim=1) / s2 <= ftol
         converged[act[done]] = True
         act, H, g, Ja = act[~done], H[~done], g[~done], Ja[~done]
         if act.numel() == 0:
             break
         za, ra, la = z[act], r[act], lam[act]
         damp = la * H.diagonal(dim1=1, dim2=2).mean(dim=1)
-        step = -torch.linalg.solve(H + damp[:, None, None] * eye, g)
+        step = -_solve_spd(H + damp[:, None, None] * eye, g)
         z_try = za + step
         y_try, J_try = jacobian(F, z_try)
         r_try = x[act] - y_try
@@ -201,7 +229,7 @@ def log_density(
         # only an accepted small step counts: rejected ones shrink as the damping grows
         converged[act] = ok & (step.norm(dim=1) <= xtol * (1.0 + za.norm(dim=1)))
     H = s2 * eye + J.transpose(1, 2) @ J
-    logdet = 2.0 * torch.log(torch.linalg.cholesky(H).diagonal(dim1=1, dim2=2)).sum(dim=1)
+    logdet = 2.0 * torch.log(_cholesky_spd(H).diagonal(dim1=1, dim2=2)).sum(dim=1)
     logp = -e / s2 - 0.5 * logdet - 0.5 * d * math.log(2.0 * math.pi)
     resid = r.norm(dim=1) / math.sqrt(s2)
     return DensityResult(logp, z, converged, resid, it)

@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from sklearn_diffgen.density import NearestAnchor, jacobian, log_density
+from sklearn_diffgen.density import NearestAnchor, generator_log_density, jacobian, log_density
 
 f64 = torch.float64
 
@@ -121,3 +121,17 @@ def test_generator_log_density_two_precisions_match_the_closed_form():
     got = generator_log_density(F, NearestAnchor.draw(F, 500, 3, seed=0), x, noise=0.05, rows=16)
     want = gaussian_logpdf(x, c, A @ A.T + 0.0025 * torch.eye(3, dtype=f64))
     torch.testing.assert_close(got, want, rtol=1e-9, atol=1e-8)
+
+
+def test_singular_float32_gauss_newton_matrix_does_not_raise():
+    """A rank-1 Jacobian of size 1e3 and noise 1e-3: s^2 I + J^T J rounds to a singular float32
+    matrix (torch.linalg.solve raised here, found on MoG-40); the rows are solved with a jitter."""
+    F = torch.nn.Linear(2, 2)
+    with torch.no_grad():
+        F.weight.copy_(torch.full((2, 2), 1e3))
+        F.bias.zero_()
+    H = 1e-6 * torch.eye(2) + F.weight.T @ F.weight
+    assert torch.linalg.solve_ex(H[None], torch.ones(1, 2))[1].item() != 0  # singular in float32
+    G = NearestAnchor.draw(F, 100, 2, seed=0)
+    logp = generator_log_density(F, G, torch.tensor([[1.0, 1.0], [0.0, 3.0]]), noise=1e-3, rows=8)
+    assert torch.isfinite(logp).all()

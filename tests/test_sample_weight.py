@@ -176,3 +176,14 @@ def test_sample_return_log_prob_is_score_samples(moons):
     S, logp = est.sample(5000, random_state=3, return_log_prob=True)
     np.testing.assert_array_equal(S, est.sample(5000, random_state=3))
     np.testing.assert_allclose(logp, est.score_samples(S), rtol=0, atol=1e-6)
+
+
+def test_vanishing_weights_are_left_out(moons):
+    """Weights that vanish once normalised (5e-324 against 1e10) are rows of weight 0."""
+    X = moons[0][:200]
+    w = np.full(len(X), 1e10)
+    w[:50] = 5e-324
+    with np.errstate(divide="raise", invalid="raise"):  # no log(0) on the way
+        tiny = DSG(**dict(FAST, random_state=0)).fit(X, sample_weight=w)
+    rest = DSG(**dict(FAST, random_state=0)).fit(X[50:])
+    np.testing.assert_array_equal(tiny.sample(20, random_state=0), rest.sample(20, random_state=0))

@@ -1,0 +1,216 @@
+r"""DiffusionSupervisedSampler: a one-step sampler of a density known only up to a constant.
+
+Given :math:`\log p` up to an additive constant, each round draws ``n_proposals`` rows
+:math:`x_n \sim q` with their :math:`\log q(x_n)` (round 0: :math:`q = N(0, s^2 I)`, s =
+``initial_scale``; later rounds: the previous round's generator, through
+``sample(n, return_log_prob=True)``), weighs them by :math:`w_n \propto p(x_n) / q(x_n)`, and
+fits a :class:`~sklearn_diffgen.DiffusionSupervisedGenerator` to the weighted rows
+(``fit(x, sample_weight=w)``). The weighted rows' training-free score is the closed-form
+kernel of the weighted empirical law, so no score network is trained, and the weights even
+out as q approaches p. A last round of the final generator gives the importance-sampling
+estimate of the normaliser, :math:`\hat Z = \frac1M \sum_n p(x_n) / q(x_n)`, with its
+standard error by the delta method, and the effective sample size of its weights.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from numbers import Integral, Real
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator, DensityMixin, clone
+from sklearn.utils._param_validation import HasMethods, Interval
+from sklearn.utils.validation import check_is_fitted
+
+from ._estimator import DiffusionSupervisedGenerator
+from ._progress import progress_bar
+from ._validation import SEED_MAX, check_random_state_fresh, keep_state_on_error
+
+__all__ = ["DiffusionSupervisedSampler", "importance_estimate"]
+
+
+def importance_estimate(log_w: np.ndarray) -> tuple[float, float, float]:
+    r""":math:`\log \hat Z`, its standard error and Kish's effective sample size, from log-weights.
+
+    With :math:`w_n = p(x_n) / q(x_n)` for :math:`x_n \sim q`, :math:`\hat Z = \bar w`; the
+    standard error of :math:`\log \hat Z` is :math:`\mathrm{sd}(w) / (\sqrt M\, \bar w)` (delta
+    method), and the effective sample size :math:`(\sum w)^2 / \sum w^2`.
+
+    Examples
+    --------
+    >>> log_z, se, ess = importance_estimate(np.log([1.0, 1.0, 1.0, 1.0]))
+    >>> round(log_z, 12), se, ess
+    (0.0, 0.0, 4.0)
+    """
+    log_w = np.asarray(log_w, dtype=np.float64)
+    top = float(log_w.max())
+    w = np.exp(log_w - top)
+    m = w.size
+    log_z = top + math.log(w.mean())
+    se = float(w.std(ddof=1) / (math.sqrt(m) * w.mean())) if m > 1 else math.inf
+    return log_z, se, float(w.sum() ** 2 / (w * w).sum())
+
+
+class DiffusionSupervisedSampler(DensityMixin, BaseEstimator):
+    """One-step sampler, with a log-density, of a target density known up to a constant.
+
+    ``fit()`` takes no data: it learns from ``log_prob`` alone, by rounds of importance-weighted
+    fits of :class:`DiffusionSupervisedGenerator` (:mod:`sklearn_diffgen.sampler`). Then
+    ``sample`` is one forward pass per row and ``score_samples`` the sampler's own normalised
+    log-density, as for the generator.
+
+    >>> import numpy as np
+    >>> from sklearn_diffgen.sampler import DiffusionSupervisedSampler
+    >>> def log_prob(x):  # N((3, 3), I), unnormalised
+    ...     return -0.5 * ((np.asarray(x) - 3.0) ** 2).sum(axis=1)
+    >>> small = DiffusionSupervisedGenerator(n_labels=2000, n_iter_no_change=5, verbose=0)
+    >>> sampler = DiffusionSupervisedSampler(log_prob, 2, initial_scale=4.0, n_proposals=2000,
+    ...                                      generator=small, random_state=0).fit()
+    >>> bool(np.allclose(sampler.sample(4000, random_state=0).mean(axis=0), 3.0, atol=0.15))
+    True
+    >>> bool(abs(sampler.log_normalizer_[0] - np.log(2 * np.pi)) < 0.1)  # Z of the unnormalised Gaussian
+    True
+
+    Parameters
+    ----------
+    log_prob : callable
+        Maps an (m, ``n_features``) float64 ndarray to m unnormalised log-densities (an
+        ndarray, a list or a torch tensor). Rows where it returns -inf have weight 0.
+    n_features : int
+        Dimension of the target.
+    n_rounds : int, default=3
+        Weighted fits; round 0 weighs the Gaussian proposal, each later round the previous
+        generator.
+    n_proposals : int, default=20000
+        Rows drawn (and target evaluations) per round, and for the final estimate.
+    initial_scale : float, default=1.0
+        Standard deviation s of the first proposal :math:`N(0, s^2 I)`; it must cover the
+        target's modes.
+    generator : DiffusionSupervisedGenerator or None, default=None
+        The model each round fits (cloned); None uses ``DiffusionSupervisedGenerator()`` with
+        this estimator's ``verbose``.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the proposals and every round's generator.
+    verbose : int or "auto", default="auto"
+        A progress bar over the rounds, as the generator's ``verbose``.
+    callback : callable or None, default=None
+        Called after each round as ``callback(round, generator, ess)``; returning True stops.
+
+    Attributes
+    ----------
+    generator_ : DiffusionSupervisedGenerator
+        The last round's generator: ``sample`` and ``score_samples`` are its.
+    log_normalizer_ : tuple of float
+        The estimate of :math:`\\log Z` of ``log_prob`` and its standard error.
+    ess_ : float
+        Effective sample size of the final importance weights (at most ``n_proposals``).
+    ess_history_ : list of float
+        Effective sample size of each round's weights, then of the final ones.
+    n_target_evaluations_ : int
+        Calls of ``log_prob`` on rows, counted by row.
+    fit_time_ : float
+        Seconds of the fit.
+    """
+
+    _parameter_constraints: dict = {
+        "log_prob": [callable],
+        "n_features": [Interval(Integral, 1, None, closed="left")],
+        "n_rounds": [Interval(Integral, 1, None, closed="left")],
+        "n_proposals": [Interval(Integral, 10, None, closed="left")],
+        "initial_scale": [Interval(Real, 0, None, closed="neither")],
+        "generator": [HasMethods(["fit", "sample", "score_samples"]), None],
+        "random_state": ["random_state"],
+        "verbose": ["verbose", str],
+        "callback": [callable, None],
+    }
+
+    def __init__(self, log_prob, n_features, *, n_rounds=3, n_proposals=20000, initial_scale=1.0,
+                 generator=None, random_state=None, verbose="auto", callback=None):
+        self.log_prob = log_prob
+        self.n_features = n_features
+        self.n_rounds = n_rounds
+        self.n_proposals = n_proposals
+        self.initial_scale = initial_scale
+        self.generator = generator
+        self.random_state = random_state
+        self.verbose = verbose
+        self.callback = callback
+
+    def _target(self, x: np.ndarray) -> np.ndarray:
+        out = self.log_prob(x)
+        out = out.detach().cpu().numpy() if isinstance(out, torch.Tensor) else np.asarray(out)
+        out = out.astype(np.float64).reshape(-1)
+        if out.shape[0] != x.shape[0]:
+            raise ValueError(f"log_prob returned {out.shape[0]} values for {x.shape[0]} rows")
+        if np.isnan(out).any() or np.isposinf(out).any():
+            raise ValueError("log_prob returned NaN or +inf")
+        self._n_evals += x.shape[0]
+        return out
+
+    def _draw(self, generator, seed: int):
+        """Proposal rows and their log q: the Gaussian of round 0, else ``generator``'s samples."""
+        m, d = self.n_proposals, self.n_features
+        if generator is None:
+            s = float(self.initial_scale)
+            x = s * np.random.RandomState(seed).standard_normal((m, d))
+            return x, -0.5 * (x * x).sum(axis=1) / s**2 - d * math.log(s) - 0.5 * d * math.log(2 * math.pi)
+        return generator.sample(m, random_state=seed, return_log_prob=True)
+
+    @keep_state_on_error
+    def fit(self, X=None, y=None):
+        """Learn the sampler from ``log_prob``; X and y are ignored (there is no data).
+
+        A fit that raises, or is interrupted, leaves the estimator as it was.
+
+        Parameters
+        ----------
+        X, y : None
+            Ignored.
+
+        Returns
+        -------
+        self : DiffusionSupervisedSampler
+        """
+        self._validate_params()
+        start = time.perf_counter()
+        rng = check_random_state_fresh(self.random_state)
+        self._n_evals, gen, history = 0, None, []
+        base = DiffusionSupervisedGenerator(verbose=self.verbose) if self.generator is None else self.generator
+        with progress_bar(self.verbose, range(self.n_rounds), desc="rounds", unit="round") as bar:
+            for r in bar:
+                x, log_q = self._draw(gen, int(rng.randint(SEED_MAX)))
+                log_w = self._target(x) - log_q
+                if not np.isfinite(log_w).any():
+                    raise ValueError(f"round {r}: every proposal row has weight 0 (log_prob is -inf on all "
+                                     f"of them); widen initial_scale")
+                history.append(importance_estimate(log_w[np.isfinite(log_w)])[2])
+                w = np.exp(log_w - log_w.max())
+                gen = clone(base).set_params(random_state=int(rng.randint(SEED_MAX))).fit(x, sample_weight=w)
+                bar.set_postfix(ess=f"{history[-1]:.0f}", refresh=False)
+                if self.callback is not None and self.callback(r, gen, history[-1]):
+                    break
+        x, log_q = self._draw(gen, int(rng.randint(SEED_MAX)))
+        log_z, se, ess = importance_estimate(self._target(x) - log_q)
+        self.generator_, self.ess_, self.ess_history_ = gen, ess, history + [ess]
+        self.log_normalizer_ = (log_z, se)
+        self.n_target_evaluations_ = self._n_evals
+        self.n_features_in_ = self.n_features
+        self.fit_time_ = time.perf_counter() - start
+        del self._n_evals
+        return self
+
+    def sample(self, n_samples=1, random_state=None, return_log_prob=False):
+        """Draw rows: :meth:`DiffusionSupervisedGenerator.sample` of :attr:`generator_`."""
+        check_is_fitted(self)
+        return self.generator_.sample(n_samples, random_state=random_state, return_log_prob=return_log_prob)
+
+    def score_samples(self, X):
+        """The sampler's own normalised log-density: :meth:`DiffusionSupervisedGenerator.score_samples`."""
+        check_is_fitted(self)
+        return self.generator_.score_samples(X)
+
+    def score(self, X, y=None):
+        """Mean log-density of the rows of X under the sampler, as the generator's ``score``."""
+        return float(np.mean(self.score_samples(X)))

@@ -21,7 +21,7 @@ from numbers import Integral, Real
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator, DensityMixin, clone
-from sklearn.utils._param_validation import HasMethods, Interval
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from ._estimator import DiffusionSupervisedGenerator
@@ -122,7 +122,7 @@ class DiffusionSupervisedSampler(DensityMixin, BaseEstimator):
         "initial_scale": [Interval(Real, 0, None, closed="neither")],
         "generator": [HasMethods(["fit", "sample", "score_samples"]), None],
         "random_state": ["random_state"],
-        "verbose": ["verbose", str],
+        "verbose": ["verbose", StrOptions({"auto"})],
         "callback": [callable, None],
     }
 

@@ -90,3 +90,11 @@ def test_bad_log_prob(log_prob, match):
     with pytest.raises(ValueError, match=match):
         est.fit()
     assert not hasattr(est, "generator_")
+
+
+@pytest.mark.parametrize("params", [dict(n_features=0), dict(n_proposals=5), dict(initial_scale=-1.0),
+                                    dict(verbose="loud"), dict(log_prob="not callable")])
+def test_bad_parameters(params):
+    est = DiffusionSupervisedSampler(**{"log_prob": gaussian_log_prob, "n_features": 2, **params})
+    with pytest.raises(ValueError):
+        est.fit()

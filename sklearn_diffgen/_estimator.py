@@ -84,7 +84,7 @@ class DiffusionSupervisedGenerator(DensityMixin, BaseEstimator):
     >>> from sklearn.datasets import make_moons
     >>> from sklearn_diffgen import DiffusionSupervisedGenerator
     >>> X, _ = make_moons(500, noise=0.05, random_state=0)
-    >>> gen = DiffusionSupervisedGenerator(random_state=0).fit(X)  # about 10 s on one core
+    >>> gen = DiffusionSupervisedGenerator(random_state=0).fit(X)  # about 20 s on one core
     >>> gen.sample(3, random_state=0).shape
     (3, 2)
     >>> gen.score_samples(X[:2]).shape

@@ -56,9 +56,9 @@ def _positive_weights(X, sample_weight):
     w = _check_sample_weight(sample_weight, X, dtype=np.float64, ensure_non_negative=True)
     if not np.all(np.isfinite(w)):
         raise ValueError("sample_weight must be finite")
-    with np.errstate(under="ignore"):
-        w = w / w.max() if w.max() > 0 else w
-        w = w / w.sum() if w.sum() > 0 else w
+    with np.errstate(under="ignore"):  # all zeros raised above, so the max is positive
+        w = w / w.max()
+        w = w / w.sum()
     keep = w > 0  # weights more than ~1e308 times below the largest vanish once normalised
     if keep.sum() < 2:
         raise ValueError(f"sample_weight must have at least two positive weights, got {int(keep.sum())}; "
@@ -507,12 +507,13 @@ class DiffusionSupervisedGenerator(DensityMixin, BaseEstimator):
         d = self.preprocessing_.n_model_features
         rows = chunk_rows(2 * d + max(self._hidden(), default=d), self._budget_bytes(), itemsize=8, n_buffers=4)
         with torch_threads(resolve_n_threads(self.n_jobs)):
-            U, Z = draw(self.generator_, n_samples, d, self.noise_, torch_generator(random_state), rows,
-                        n_jobs=self.n_jobs, return_z=True)
-            X = self.preprocessing_.from_model(U.numpy())
+            out = draw(self.generator_, n_samples, d, self.noise_, torch_generator(random_state), rows,
+                       n_jobs=self.n_jobs, return_z=return_log_prob)
             if not return_log_prob:
-                return X
-            return X, self._log_density(U, X, guess=Z)
+                return self.preprocessing_.from_model(out.numpy())
+            U, Z = out
+            X = self.preprocessing_.from_model(U.numpy())
+            return X, self._in_data_units(self._model_log_density(U, guess=Z), X)
 
     # ------------------------------------------------------------------ density
     def score_samples(self, X, method="model"):
@@ -564,15 +565,20 @@ class DiffusionSupervisedGenerator(DensityMixin, BaseEstimator):
                                      "keep_training_data=True")
                 logp = self.teacher_.log_prob(U.to(self.device_), budget_bytes=budget).cpu()
             else:
-                return self._log_density(U, X)
-        return logp.numpy() + pre.log_det - pre.constant_deviation(X) / (2 * self.noise_**2)
+                logp = self._model_log_density(U)
+        return self._in_data_units(logp, X)
 
-    def _log_density(self, U, X, guess=None):
-        """The model's log-density at rows X (U in model units), inverted from ``guess`` or the anchors."""
-        pre, d = self.preprocessing_, U.shape[1]
+    def _model_log_density(self, U, guess=None):
+        """The model's log-density at the rows of U (model units), inverted from ``guess`` or the anchors."""
+        d = U.shape[1]
         rows = chunk_rows(d * d + d * max(self._hidden(), default=d), self._budget_bytes(), itemsize=8, n_buffers=8)
-        logp = generator_log_density(self.generator_, self.anchors_, U, noise=self.noise_, rows=rows,
+        return generator_log_density(self.generator_, self.anchors_, U, noise=self.noise_, rows=rows,
                                      n_jobs=self.n_jobs, guess=guess)
+
+    def _in_data_units(self, logp, X):
+        """Model-unit log-densities of the rows X in the units of X: the map's log-determinant, and
+        the constant columns' Gaussian fall-off."""
+        pre = self.preprocessing_
         return logp.numpy() + pre.log_det - pre.constant_deviation(X) / (2 * self.noise_**2)
 
     def score(self, X, y=None):

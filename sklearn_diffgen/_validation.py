@@ -11,9 +11,10 @@ import numpy as np
 import torch
 from joblib import Parallel, delayed, effective_n_jobs
 from joblib.parallel import get_active_backend
+from sklearn.base import clone
 from sklearn.utils import check_random_state
 
-__all__ = ["check_random_state_fresh", "torch_generator", "check_n_samples", "resolve_device",
+__all__ = ["check_random_state_fresh", "seeded_clone", "torch_generator", "check_n_samples", "resolve_device",
            "resolve_n_threads", "torch_threads", "run_tasks", "keep_state_on_error", "SEED_MAX"]
 
 #: Seeds drawn for torch generators and wrapped estimators lie in [0, SEED_MAX).
@@ -35,6 +36,22 @@ def check_random_state_fresh(random_state) -> np.random.RandomState:
     if random_state is None:
         return np.random.RandomState(np.random.default_rng().integers(2**32))
     return check_random_state(random_state)
+
+
+def seeded_clone(estimator, rng: np.random.RandomState):
+    """A clone of ``estimator`` whose ``random_state`` parameter, if it has one, is drawn from ``rng``
+    (which is left untouched otherwise).
+
+    Examples
+    --------
+    >>> from sklearn.mixture import GaussianMixture
+    >>> seeded_clone(GaussianMixture(), np.random.RandomState(0)).random_state
+    209652396
+    """
+    est = clone(estimator)
+    if "random_state" in est.get_params():
+        est.set_params(random_state=int(rng.randint(SEED_MAX)))
+    return est
 
 
 def torch_generator(random_state) -> torch.Generator:

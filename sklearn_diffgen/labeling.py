@@ -213,12 +213,10 @@ def make_labels_parallel(
     """
     device = teacher.data.device
     on_cpu = device.type == "cpu"
-    shared = dict(data=teacher.data.numpy() if on_cpu else teacher.data,  # an array: memory-mapped by loky
-                  bandwidth=teacher.bandwidth, scale=teacher.scale, schedule=schedule, n_steps=n_steps,
-                  solver=solver, score_batch_size=score_batch_size, budget_bytes=budget_bytes)
-    if teacher.log_weights is not None:
-        lw = teacher.log_weights
-        shared["log_weights"] = lw.numpy() if on_cpu else lw
+    host = (lambda t: None if t is None else t.numpy()) if on_cpu else (lambda t: t)  # arrays: memory-mapped by loky
+    shared = dict(data=host(teacher.data), log_weights=host(teacher.log_weights), bandwidth=teacher.bandwidth,
+                  scale=teacher.scale, schedule=schedule, n_steps=n_steps, solver=solver,
+                  score_batch_size=score_batch_size, budget_bytes=budget_bytes)
     results = run_tasks(_label_task, label_tasks(n_labels, seed), n_jobs=n_jobs, shared=shared,
                         in_process=not on_cpu)
     z, x = [], []

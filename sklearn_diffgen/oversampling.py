@@ -7,15 +7,15 @@ the rest of the package does not import this module.
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 from imblearn.over_sampling.base import BaseOverSampler
 from imblearn.utils import check_target_type
 from imblearn.utils._docstring import Substitution
 from imblearn.utils._validation import _check_X
-from sklearn.base import clone
 from sklearn.utils._param_validation import HasMethods
 from sklearn.utils.validation import validate_data
 
-from ._validation import SEED_MAX, check_random_state_fresh
+from ._validation import SEED_MAX, check_random_state_fresh, seeded_clone
 from .tabular import TabularGenerator
 
 __all__ = ["DiffusionOverSampler"]
@@ -100,9 +100,7 @@ class DiffusionOverSampler(BaseOverSampler):
             if mask.sum() < MIN_CLASS_ROWS:
                 raise ValueError(f"class {klass!r} has {int(mask.sum())} rows; DiffusionOverSampler needs at least "
                                  f"{MIN_CLASS_ROWS} to fit a model of it (RandomOverSampler can copy fewer)")
-            model = clone(TabularGenerator() if self.generator is None else self.generator)
-            if "random_state" in model.get_params():
-                model.set_params(random_state=int(rng.randint(SEED_MAX)))
+            model = seeded_clone(TabularGenerator() if self.generator is None else self.generator, rng)
             self.generators_[klass] = model.fit(X.iloc[mask] if frame else X[mask])
             new = model.sample(int(n_new), random_state=int(rng.randint(SEED_MAX)))
             if frame:
@@ -110,8 +108,6 @@ class DiffusionOverSampler(BaseOverSampler):
             parts.append(new if frame else np.asarray(new, dtype=X.dtype))
             labels.append(np.full(int(n_new), klass, dtype=y.dtype))
         if frame:
-            import pandas as pd
-
             return pd.concat(parts, ignore_index=True), np.concatenate(labels)
         return np.concatenate(parts), np.concatenate(labels)
 

@@ -20,13 +20,13 @@ from numbers import Integral, Real
 
 import numpy as np
 import torch
-from sklearn.base import BaseEstimator, DensityMixin, clone
+from sklearn.base import BaseEstimator, DensityMixin
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from ._estimator import DiffusionSupervisedGenerator
 from ._progress import progress_bar
-from ._validation import SEED_MAX, check_random_state_fresh, keep_state_on_error
+from ._validation import SEED_MAX, check_random_state_fresh, keep_state_on_error, seeded_clone
 
 __all__ = ["DiffusionSupervisedSampler", "importance_estimate"]
 
@@ -187,7 +187,7 @@ class DiffusionSupervisedSampler(DensityMixin, BaseEstimator):
                                      f"of them); widen initial_scale")
                 history.append(importance_estimate(log_w[np.isfinite(log_w)])[2])
                 w = np.exp(log_w - log_w.max())
-                gen = clone(base).set_params(random_state=int(rng.randint(SEED_MAX))).fit(x, sample_weight=w)
+                gen = seeded_clone(base, rng).fit(x, sample_weight=w)
                 bar.set_postfix(ess=f"{history[-1]:.0f}", refresh=False)
                 if self.callback is not None and self.callback(r, gen, history[-1]):
                     break

@@ -142,6 +142,7 @@ class Kernel:
             log_weights = log_weights.to(device=x.device, dtype=torch.float64)
             log_weights = log_weights - torch.logsumexp(log_weights, dim=0)
         self.log_weights = log_weights
+        self._weights = None if log_weights is None else log_weights.exp()
         self._cast: dict = {}  # dtype -> (x in dtype, its contiguous transpose)
         self._buffer = [None] if _buffer is None else _buffer  # shared with subsets
 
@@ -183,7 +184,7 @@ class Kernel:
     def mean(self) -> Tensor:
         """The (weighted) mean of the data, in float64."""
         x64 = self.x.to(torch.float64)
-        return x64.mean(dim=0) if self.log_weights is None else self.log_weights.exp() @ x64
+        return x64.mean(dim=0) if self._weights is None else self._weights @ x64
 
     def moments(self) -> tuple[Tensor, Tensor]:
         """Mean and covariance (divided by N, or weighted) of the data, in float64.
@@ -196,8 +197,7 @@ class Kernel:
         True
         """
         x64 = self.x.to(torch.float64)
-        w = None if self.log_weights is None else self.log_weights.exp()
-        return self.mean(), torch.cov(x64.T, correction=0, aweights=w).reshape(x64.shape[1], -1)
+        return self.mean(), torch.cov(x64.T, correction=0, aweights=self._weights).reshape(x64.shape[1], -1)
 
     def _data(self, dtype: torch.dtype) -> tuple[Tensor, Tensor]:
         if dtype not in self._cast:

@@ -34,14 +34,14 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 from scipy.special import logsumexp
-from sklearn.base import BaseEstimator, _fit_context, clone
+from sklearn.base import BaseEstimator, _fit_context
 from sklearn.compose import ColumnTransformer
 from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder
 from sklearn.utils._param_validation import HasMethods, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from ._estimator import DiffusionSupervisedGenerator
-from ._validation import SEED_MAX, check_n_samples, check_random_state_fresh, keep_state_on_error
+from ._validation import SEED_MAX, check_n_samples, check_random_state_fresh, keep_state_on_error, seeded_clone
 
 __all__ = ["TabularGenerator", "sample_counts"]
 
@@ -400,10 +400,7 @@ class TabularGenerator(BaseEstimator):
         return U
 
     def _new_estimator(self, rng):
-        est = clone(self.estimator if self.estimator is not None else DiffusionSupervisedGenerator())
-        if "random_state" in est.get_params():
-            est.set_params(random_state=int(rng.randint(SEED_MAX)))
-        return est
+        return seeded_clone(self.estimator if self.estimator is not None else DiffusionSupervisedGenerator(), rng)
 
     @staticmethod
     def _draw(est, n: int, seed: int) -> np.ndarray:

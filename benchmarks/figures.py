@@ -479,29 +479,62 @@ def oversampling(rows):
 
 
 def sampler(rows):
-    """W2 and energy TV to exact samples, and the spread of the mode shares, per sampler."""
-    models = _unique(rows, "model")
-    fig, axes = _figure(1, 3, 3.6, "Sampling MoG-40 from its log-density: ours against MALA and exact samples")
-    for ax, (column, ylabel) in zip(axes[:2], (("W2", "W2 to 2,000 exact rows (lower is better)"),
-                                              ("energy TV", "energy-histogram TV (lower is better)"))):
-        for j, m in enumerate(models):
-            r = _find(rows, model=m)
-            ax.errorbar([j], [r[column]], yerr=[r.get(f"{column} se") or 0], fmt=MARKERS[j % len(MARKERS)],
-                        color=f"C{j}", ms=7, capsize=3, label=m)
-        ax.set_xticks(range(len(models)), models)
-        ax.grid(True, axis="y", lw=0.3)
+    """Per target: W2 and energy TV to exact samples, and mode coverage, per sampler."""
+    targets = _unique(rows, "target")
+    fig, axes = _figure(len(targets), 3, 3.4 * len(targets), "Sampling from a log-density: ours against reverse KL, MALA and "
+                                               "exact samples")
+    axes = np.asarray(axes).reshape(len(targets), 3)
+    for row_axes, target in zip(axes, targets):
+        here = [r for r in rows if r["target"] == target]
+        models = _unique(here, "model")
+        ticks = [m.replace("reverse KL ", "rev. KL\n") for m in models]
+        for ax, (column, ylabel) in zip(row_axes[:2], (("W2", "W2 to 2,000 exact rows\n(lower is better)"),
+                                                      ("energy TV", "energy-histogram TV\n(lower is better)"))):
+            for j, m in enumerate(models):
+                r = _find(here, model=m)
+                ax.errorbar([j], [r[column]], yerr=[r.get(f"{column} se") or 0], fmt=MARKERS[j % len(MARKERS)],
+                            color=f"C{j}", ms=7, capsize=3)
+            ax.set_xticks(range(len(models)), ticks, fontsize=7)
+            ax.grid(True, axis="y", lw=0.3)
+            _label(ax, f"{target}: {column}", ylabel=ylabel)
+        ax = row_axes[2]
+        if _find(here, model=models[0]).get("min mode share x40") is not None:
+            for j, m in enumerate(models):
+                r = _find(here, model=m)
+                ax.vlines(j, r["min mode share x40"], r["max mode share x40"], color=f"C{j}", lw=6)
+            ax.axhspan(0.5, 1.5, color="0.9", zorder=0, label="target band")
+            ax.axhline(1, color="0.5", lw=0.8)
+            _label(ax, f"{target}: modes", ylabel="share of each of the 40 modes x 40\n(min to max; 1 is exact)")
+        else:
+            for j, m in enumerate(models):
+                ax.bar(j, _find(here, model=m)["max deep-well error"], color=f"C{j}")
+            ax.axhline(0.03, color="k", lw=1, ls="--", label="target 0.03")
+            _label(ax, f"{target}: wells", ylabel="largest error of a deep-well\nprobability (lower is better)")
+        ax.set_xticks(range(len(models)), ticks, fontsize=7)
+        ax.legend(fontsize=7, loc="upper right")
+    caption = ("Per target, W2 and energy-histogram TV of 2,000 rows against 2,000 exact rows (mean and standard "
+               "error over the repeats), and mode coverage (MoG-40: the range of the 40 modes' shares; "
+               "Many-Well-32: the largest error of the 16 deep-well probabilities), per sampler, drawn from "
+               "``sampler.csv``.")
+    return fig, caption
+
+
+def grid_columns(rows):
+    """W1 to the test rows, grid-column W1 and the off-grid share, per decoding (mean over seeds)."""
+    names = _unique(rows, "decoding")
+    fig, axes = _figure(1, 3, 3.4, "Grid columns on ISLR OJ: snapped to observed values or not")
+    for ax, (column, ylabel) in zip(axes, (("W1", "W1 to the test rows\n(lower is better)"),
+                                           ("grid-column W1", "mean W1 of a grid column\n(lower is better)"),
+                                           ("off-grid share", "share of never-observed\ngrid values"))):
+        for j, name in enumerate(names):
+            ax.bar(j, _mean_se([r[column] for r in rows if r["decoding"] == name])[0], color=f"C{j}")
+        short = {"grids snapped (default)": "snapped\n(default)", "discrete_levels=None": "not snapped\n(None)",
+                 "real training rows": "real\nrows"}
+        ax.set_xticks(range(len(names)), [short.get(n, n) for n in names], fontsize=7)
         _label(ax, column, ylabel=ylabel)
-    ax = axes[2]
-    for j, m in enumerate(models):
-        r = _find(rows, model=m)
-        ax.vlines(j, r["min mode share x40"], r["max mode share x40"], color=f"C{j}", lw=6)
-    ax.axhspan(0.5, 1.5, color="0.9", zorder=0, label="target band")
-    ax.axhline(1, color="0.5", lw=0.8)
-    ax.set_xticks(range(len(models)), models)
-    _label(ax, "Mode coverage", ylabel="share of each of the 40 modes x 40\n(min to max; 1 is exact)")
-    ax.legend(fontsize=7, loc="upper right")
-    caption = ("W2 and energy-histogram TV of 2,000 rows against 2,000 exact rows (mean and standard error over "
-               "the repeats), and the range of the 40 modes' shares, per sampler, drawn from ``sampler.csv``.")
+    caption = ("W1 of synthetic rows to the test rows, the mean W1 of the grid columns, and the share of sampled "
+               "grid values never observed in training, per decoding, mean over the seeds, drawn from "
+               "``grid_columns.csv``.")
     return fig, caption
 
 
@@ -520,6 +553,7 @@ DRAW = {
     "privacy": privacy,
     "oversampling": oversampling,
     "sampler": sampler,
+    "grid_columns": grid_columns,
 }
 
 

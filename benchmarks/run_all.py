@@ -1,5 +1,5 @@
 """Run the whole benchmark suite (quality, speed, scaling, time to quality, labelling, density, tabular,
-privacy, oversampling, sampler) as subprocesses.
+privacy, oversampling, sampler, grid columns) as subprocesses.
 
 Each script runs as ``python benchmarks/<name>.py`` with the flags they all share
 (``--quick``, ``--seed``, ``--threads``, ``--out``: ``report.make_parser``) passed through, one
@@ -34,7 +34,8 @@ BENCH_DIR = Path(__file__).resolve().parent
 #: Scripts in running order, with the page each writes (in doc/benchmarks).
 SCRIPTS = {"quality": "quality", "speed": "speed", "scaling": "scaling", "time_to_quality": "time_to_quality",
            "labelling": "labelling", "density": "density", "tabular": "tabular", "privacy": "privacy",
-           "oversampling": "oversampling", "sampler": "sampler"}
+           "oversampling": "oversampling", "sampler": "sampler",
+           "grid_columns": "grid_columns"}
 
 
 def main(argv=None):

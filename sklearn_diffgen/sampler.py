@@ -10,6 +10,16 @@ kernel of the weighted empirical law, so no score network is trained, and the we
 out as q approaches p. A last round of the final generator gives the importance-sampling
 estimate of the normaliser, :math:`\hat Z = \frac1M \sum_n p(x_n) / q(x_n)`, with its
 standard error by the delta method, and the effective sample size of its weights.
+
+Where the first proposal's weights are too uneven (Kish's effective sample size below
+``min_ess`` of the rows, as for a Gaussian proposal in many dimensions), round 0 instead
+carries its rows to the target by tempered sequential Monte Carlo
+(:func:`~sklearn_diffgen.smc.tempered_smc`: an adaptive ladder
+:math:`\pi_\beta \propto q_0^{1-\beta} p^\beta`, resampling and random-walk Metropolis
+moves, which need no gradient), and fits the generator to the equally weighted rows it ends
+with. A later round whose weights fall below ``min_ess`` is not fitted: the rounds stop
+there, keeping the previous generator. The normaliser is then the tempering's estimate when
+the final importance weights fall below ``min_ess`` too.
 """
 
 from __future__ import annotations
@@ -22,35 +32,14 @@ import numpy as np
 import torch
 from sklearn.base import BaseEstimator, DensityMixin
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._estimator import DiffusionSupervisedGenerator
 from ._progress import progress_bar
 from ._validation import SEED_MAX, check_random_state_fresh, keep_state_on_error, seeded_clone
+from .smc import importance_estimate, tempered_smc
 
-__all__ = ["DiffusionSupervisedSampler", "importance_estimate"]
-
-
-def importance_estimate(log_w: np.ndarray) -> tuple[float, float, float]:
-    r""":math:`\log \hat Z`, its standard error and Kish's effective sample size, from log-weights.
-
-    With :math:`w_n = p(x_n) / q(x_n)` for :math:`x_n \sim q`, :math:`\hat Z = \bar w`; the
-    standard error of :math:`\log \hat Z` is :math:`\mathrm{sd}(w) / (\sqrt M\, \bar w)` (delta
-    method), and the effective sample size :math:`(\sum w)^2 / \sum w^2`.
-
-    Examples
-    --------
-    >>> log_z, se, ess = importance_estimate(np.log([1.0, 1.0, 1.0, 1.0]))
-    >>> round(log_z, 12), se, ess
-    (0.0, 0.0, 4.0)
-    """
-    log_w = np.asarray(log_w, dtype=np.float64)
-    top = float(log_w.max())
-    w = np.exp(log_w - top)
-    m = w.size
-    log_z = top + math.log(w.mean())
-    se = float(w.std(ddof=1) / (math.sqrt(m) * w.mean())) if m > 1 else math.inf
-    return log_z, se, float(w.sum() ** 2 / (w * w).sum())
+__all__ = ["DiffusionSupervisedSampler"]
 
 
 class DiffusionSupervisedSampler(DensityMixin, BaseEstimator):
@@ -81,8 +70,14 @@ class DiffusionSupervisedSampler(DensityMixin, BaseEstimator):
     n_features : int
         Dimension of the target.
     n_rounds : int, default=3
-        Weighted fits; round 0 weighs the Gaussian proposal, each later round the previous
-        generator.
+        Weighted fits; round 0 weighs the Gaussian proposal (or tempers it, see ``min_ess``),
+        each later round the previous generator.
+    min_ess : float in [0, 1), default=0.05
+        The least effective sample size, as a share of ``n_proposals``, of the importance
+        weights a round fits. Below it, round 0 tempers and a later round stops the rounds.
+        0 turns both off.
+    n_moves : int, default=10
+        Metropolis moves after each tempering step (each costs ``n_proposals`` evaluations).
     n_proposals : int, default=20000
         Rows drawn (and target evaluations) per round, and for the final estimate.
     initial_scale : float, default=1.0
@@ -103,11 +98,15 @@ class DiffusionSupervisedSampler(DensityMixin, BaseEstimator):
     generator_ : DiffusionSupervisedGenerator
         The last round's generator: ``sample`` and ``score_samples`` are its.
     log_normalizer_ : tuple of float
-        The estimate of :math:`\\log Z` of ``log_prob`` and its standard error.
+        The estimate of :math:`\\log Z` of ``log_prob`` and its standard error: by importance
+        sampling of the final generator, or the tempering's (see ``min_ess``).
     ess_ : float
         Effective sample size of the final importance weights (at most ``n_proposals``).
     ess_history_ : list of float
-        Effective sample size of each round's weights, then of the final ones.
+        Effective sample size of each round's importance weights, then of the final ones
+        (round 0's are those of the Gaussian proposal, before any tempering).
+    temperatures_ : list of float
+        The tempering ladder of round 0 (empty when it did not temper).
     n_target_evaluations_ : int
         Calls of ``log_prob`` on rows, counted by row.
     fit_time_ : float
@@ -118,6 +117,8 @@ class DiffusionSupervisedSampler(DensityMixin, BaseEstimator):
         "log_prob": [callable],
         "n_features": [Interval(Integral, 1, None, closed="left")],
         "n_rounds": [Interval(Integral, 1, None, closed="left")],
+        "min_ess": [Interval(Real, 0, 1, closed="left")],
+        "n_moves": [Interval(Integral, 0, None, closed="left")],
         "n_proposals": [Interval(Integral, 10, None, closed="left")],
         "initial_scale": [Interval(Real, 0, None, closed="neither")],
         "generator": [HasMethods(["fit", "sample", "score_samples"]), None],
@@ -126,11 +127,13 @@ class DiffusionSupervisedSampler(DensityMixin, BaseEstimator):
         "callback": [callable, None],
     }
 
-    def __init__(self, log_prob, n_features, *, n_rounds=3, n_proposals=20000, initial_scale=1.0,
-                 generator=None, random_state=None, verbose="auto", callback=None):
+    def __init__(self, log_prob, n_features, *, n_rounds=3, min_ess=0.05, n_moves=10, n_proposals=20000,
+                 initial_scale=1.0, generator=None, random_state=None, verbose="auto", callback=None):
         self.log_prob = log_prob
         self.n_features = n_features
         self.n_rounds = n_rounds
+        self.min_ess = min_ess
+        self.n_moves = n_moves
         self.n_proposals = n_proposals
         self.initial_scale = initial_scale
         self.generator = generator
@@ -149,14 +152,18 @@ class DiffusionSupervisedSampler(DensityMixin, BaseEstimator):
         self._n_evals += x.shape[0]
         return out
 
+    def _log_q0(self, x: np.ndarray) -> np.ndarray:
+        """Log-density of the first proposal, N(0, s^2 I)."""
+        s, d = float(self.initial_scale), self.n_features
+        return -0.5 * (x * x).sum(axis=1) / s**2 - d * math.log(s) - 0.5 * d * math.log(2 * math.pi)
+
     def _draw(self, generator, seed: int):
         """Proposal rows and their log q: the Gaussian of round 0, else ``generator``'s samples."""
-        m, d = self.n_proposals, self.n_features
         if generator is None:
-            s = float(self.initial_scale)
-            x = s * np.random.RandomState(seed).standard_normal((m, d))
-            return x, -0.5 * (x * x).sum(axis=1) / s**2 - d * math.log(s) - 0.5 * d * math.log(2 * math.pi)
-        return generator.sample(m, random_state=seed, return_log_prob=True)
+            x = float(self.initial_scale) * np.random.RandomState(seed).standard_normal((self.n_proposals,
+                                                                                          self.n_features))
+            return x, self._log_q0(x)
+        return generator.sample(self.n_proposals, random_state=seed, return_log_prob=True)
 
     @keep_state_on_error
     def fit(self, X=None, y=None):
@@ -176,24 +183,36 @@ class DiffusionSupervisedSampler(DensityMixin, BaseEstimator):
         self._validate_params()
         start = time.perf_counter()
         rng = check_random_state_fresh(self.random_state)
-        self._n_evals, gen, history = 0, None, []
+        self._n_evals, gen, history, betas, tempered = 0, None, [], [], None
+        floor = self.min_ess * self.n_proposals
         base = DiffusionSupervisedGenerator(verbose=self.verbose) if self.generator is None else self.generator
         with progress_bar(self.verbose, range(self.n_rounds), desc="rounds", unit="round") as bar:
             for r in bar:
                 x, log_q = self._draw(gen, int(rng.randint(SEED_MAX)))
-                log_w = self._target(x) - log_q
+                log_p = self._target(x)
+                log_w = log_p - log_q
                 if not np.isfinite(log_w).any():
                     raise ValueError(f"round {r}: every proposal row has weight 0 (log_prob is -inf on all "
                                      f"of them); widen initial_scale")
                 history.append(importance_estimate(log_w[np.isfinite(log_w)])[2])
-                w = np.exp(log_w - log_w.max())
+                if history[-1] < floor and r > 0:
+                    break  # the previous generator is as far as importance weights can take it
+                if history[-1] < floor:
+                    x, log_z, se, betas = tempered_smc(self._target, self._log_q0, x, log_p, rng,
+                                                       n_moves=self.n_moves)
+                    tempered, w = (log_z, se), None
+                else:
+                    w = np.exp(log_w - log_w.max())
                 gen = seeded_clone(base, rng).fit(x, sample_weight=w)
                 bar.set_postfix(ess=f"{history[-1]:.0f}", refresh=False)
                 if self.callback is not None and self.callback(r, gen, history[-1]):
                     break
         x, log_q = self._draw(gen, int(rng.randint(SEED_MAX)))
         log_z, se, ess = importance_estimate(self._target(x) - log_q)
+        if tempered is not None and ess < floor:
+            log_z, se = tempered
         self.generator_, self.ess_, self.ess_history_ = gen, ess, history + [ess]
+        self.temperatures_ = betas
         self.log_normalizer_ = (log_z, se)
         self.n_target_evaluations_ = self._n_evals
         self.n_features_in_ = self.n_features
@@ -209,7 +228,7 @@ class DiffusionSupervisedSampler(DensityMixin, BaseEstimator):
     def score_samples(self, X):
         """The sampler's own normalised log-density: :meth:`DiffusionSupervisedGenerator.score_samples`."""
         check_is_fitted(self)
-        return self.generator_.score_samples(X)
+        return self.generator_.score_samples(validate_data(self, X, reset=False))
 
     def score(self, X, y=None):
         """Mean log-density of the rows of X under the sampler, as the generator's ``score``."""

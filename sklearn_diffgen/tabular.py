@@ -7,7 +7,13 @@ behind a pandas interface:
 * **Encoding.** Float columns pass through. Integer columns are dequantised,
   :math:`u = k + \epsilon` with :math:`\epsilon \sim U(-\tfrac12, \tfrac12)`, and decoded
   by rounding, so that the model sees a continuous density whose cells carry the
-  integer probabilities. Categorical, string and boolean columns go through
+  integer probabilities. A numeric column with few distinct values (at most
+  ``discrete_levels``, and at least 4 rows per value on average: a price grid, a code, a
+  0/1 flag) is a grid, not a continuum: it is encoded as above and decoded to the nearest
+  observed value, so that sampled rows keep the column's value set. (Dequantising such
+  columns within cells of their grid, or on the index of their values, made every column of
+  the 17-column ISLR ``OJ`` table worse, continuous ones included: the teacher's one
+  bandwidth then fits narrow spikes.) Categorical, string and boolean columns go through
   :class:`~sklearn.preprocessing.OneHotEncoder` (decoded by the argmax over the block) or
   :class:`~sklearn.preprocessing.OrdinalEncoder` with :math:`u = k + U(0, 1)` (decoded by
   :math:`\lfloor u \rfloor`, clipped to the codes), inside one
@@ -29,6 +35,7 @@ from __future__ import annotations
 import inspect
 import warnings
 from dataclasses import dataclass
+from numbers import Integral
 
 import numpy as np
 import pandas as pd
@@ -37,7 +44,7 @@ from scipy.special import logsumexp
 from sklearn.base import BaseEstimator, _fit_context
 from sklearn.compose import ColumnTransformer
 from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder
-from sklearn.utils._param_validation import HasMethods, StrOptions
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from ._estimator import DiffusionSupervisedGenerator
@@ -60,6 +67,7 @@ class _Column:
     lo: float = -np.inf
     hi: float = np.inf
     has_missing: bool = False
+    levels: np.ndarray | None = None  # sorted observed values of a grid column
 
 
 def _column_kind(name, s) -> str:
@@ -90,7 +98,7 @@ def _check_uniform_types(what: str, values) -> None:
                         "convert it to one type first, for example with .astype(str)")
 
 
-def _describe(df) -> list[_Column]:
+def _describe(df, max_levels: int | None) -> list[_Column]:
     cols = []
     for name in df.columns:
         s = df[name]
@@ -106,6 +114,9 @@ def _describe(df) -> list[_Column]:
             if not np.all(np.isfinite(v)):
                 raise ValueError(f"column {name!r} has infinite values")
             col.lo, col.hi = float(v.min()), float(v.max())
+            levels = np.unique(v)
+            if max_levels is not None and 2 <= len(levels) <= min(max_levels, len(v) // 4):
+                col.levels = levels
         cols.append(col)
     return cols
 
@@ -136,6 +147,11 @@ def _prepare(df, cols: list[_Column], rng: np.random.RandomState | None):
             v = v + rng.uniform(-0.5, 0.5, v.shape)
         out[c.name] = v
     return pd.DataFrame(out, index=df.index)
+
+
+def _nearest(levels: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """Index of the nearest of the sorted ``levels`` to each value."""
+    return np.searchsorted(0.5 * (levels[1:] + levels[:-1]), v)
 
 
 def _indicator(name) -> str:
@@ -181,7 +197,9 @@ def _decode(U: np.ndarray, enc: ColumnTransformer, cols: list[_Column], encoding
     n_ind = 0
     for j, c in enumerate(numeric):
         v = num[:, j].copy()
-        if c.kind == "integer":
+        if c.levels is not None:
+            v = c.levels[_nearest(c.levels, v)]
+        elif c.kind == "integer":
             v = np.rint(v)
         if clip:
             v = np.clip(v, c.lo, c.hi)
@@ -301,14 +319,20 @@ class TabularGenerator(BaseEstimator):
     missing : {"reproduce", "impute"}, default="reproduce"
         Whether sampled rows carry missing values where the learned missingness pattern
         puts them, or complete rows only.
+    discrete_levels : int or None, default=20
+        A numeric column with 2 to this many distinct values, and at least 4 training rows
+        per value on average, is modelled on its grid of observed values (see
+        :mod:`sklearn_diffgen.tabular`): sampled values snap to the nearest of them. None
+        leaves float columns continuous and integer columns on their integer range. The
+        model is the same either way; only the decoding differs.
     random_state : int, RandomState instance or None, default=None
         Seeds the dequantisation, the models and the class draws.
 
     Attributes
     ----------
     columns_ : list of _Column
-        Name, kind (``float``, ``integer`` or ``categorical``), dtype, observed bounds and
-        missingness of every column.
+        Name, kind (``float``, ``integer`` or ``categorical``), dtype, observed bounds,
+        missingness and, for a grid column, its observed values (``levels``), of every column.
     encoder_ : sklearn.compose.ColumnTransformer
         The fitted encoding.
     estimators_ : dict
@@ -340,16 +364,18 @@ class TabularGenerator(BaseEstimator):
         "conditional": [StrOptions({"separate", "joint"})],
         "clip": ["boolean"],
         "missing": [StrOptions({"reproduce", "impute"})],
+        "discrete_levels": [Interval(Integral, 2, None, closed="left"), None],
         "random_state": ["random_state"],
     }
 
     def __init__(self, estimator=None, *, categorical_encoding="onehot", conditional="separate",
-                 clip=True, missing="reproduce", random_state=None):
+                 clip=True, missing="reproduce", discrete_levels=20, random_state=None):
         self.estimator = estimator
         self.categorical_encoding = categorical_encoding
         self.conditional = conditional
         self.clip = clip
         self.missing = missing
+        self.discrete_levels = discrete_levels
         self.random_state = random_state
 
     def __sklearn_tags__(self):
@@ -436,7 +462,7 @@ class TabularGenerator(BaseEstimator):
         if df.shape[0] < 2:
             raise ValueError(f"X has n_samples={df.shape[0]}, but TabularGenerator needs at least 2 rows")
         rng = check_random_state_fresh(self.random_state)
-        self.columns_ = _describe(df)
+        self.columns_ = _describe(df, self.discrete_levels)
         self.encoder_ = _make_encoder(self.columns_, self.categorical_encoding)
         self.encoder_.fit(_prepare(df, self.columns_, np.random.RandomState(0)))
         U = self._encode(df, rng)

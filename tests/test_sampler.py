@@ -10,7 +10,7 @@ from scipy.special import logsumexp
 from sklearn.base import clone
 
 from sklearn_diffgen import DiffusionSupervisedGenerator, DiffusionSupervisedSampler
-from sklearn_diffgen.sampler import importance_estimate
+from sklearn_diffgen.smc import importance_estimate, next_temperature, tempered_smc
 
 from conftest import FAST
 
@@ -98,3 +98,62 @@ def test_bad_parameters(params):
     est = DiffusionSupervisedSampler(**{"log_prob": gaussian_log_prob, "n_features": 2, **params})
     with pytest.raises(ValueError):
         est.fit()
+
+
+def test_bad_tempering_parameters():
+    for params in (dict(min_ess=1.0), dict(min_ess=-0.1), dict(n_moves=-1)):
+        with pytest.raises(ValueError):
+            DiffusionSupervisedSampler(gaussian_log_prob, 2, **params).fit()
+
+
+# --------------------------------------------------------------------------- tempering
+D_FAR, SHIFT, WIDTH = 8, 3.0, 0.4
+
+
+def far_log_prob(x):
+    """N(3, 0.4^2 I) in 8-D, unnormalised: a Gaussian first proposal N(0, I) weighs it with ESS ~ 1."""
+    return -0.5 * (((np.asarray(x) - SHIFT) / WIDTH) ** 2).sum(axis=1)
+
+
+FAR_LOG_Z = D_FAR * (0.5 * math.log(2 * math.pi) + math.log(WIDTH))
+
+
+def test_tempered_smc_against_closed_form():
+    """Particles carried from N(0, I) to N(3, 0.4^2 I): moments and Z against the closed forms."""
+    rng = np.random.RandomState(0)
+    log_q0 = lambda x: -0.5 * (x * x).sum(1) - 0.5 * D_FAR * math.log(2 * math.pi)  # noqa: E731
+    x0 = rng.standard_normal((4000, D_FAR))
+    assert importance_estimate(far_log_prob(x0) - log_q0(x0))[2] < 20  # plain weights are degenerate
+    x, log_z, se, betas = tempered_smc(far_log_prob, log_q0, x0, far_log_prob(x0), rng, n_moves=10)
+    assert betas[-1] == 1.0 and len(betas) > 2 and np.all(np.diff(betas) > 0)
+    np.testing.assert_allclose(x.mean(axis=0), SHIFT, atol=0.05)
+    np.testing.assert_allclose(x.std(axis=0), WIDTH, rtol=0.1)
+    assert abs(log_z - FAR_LOG_Z) < max(4 * se, 0.1) and 0 < se < 0.1
+
+
+def test_next_temperature_keeps_the_effective_size():
+    rng = np.random.RandomState(1)
+    x = rng.standard_normal(5000)
+    log_q = -0.5 * x**2
+    log_p = -0.5 * ((x - 5) / 0.3) ** 2
+    b = next_temperature(log_p, log_q, log_q, 0.0, 0.5)
+    ess = importance_estimate((1 - b) * log_q + b * log_p - log_q)[2]
+    assert 0 < b < 1 and ess == pytest.approx(0.5 * 5000, rel=1e-3)
+    assert next_temperature(log_q, log_q, log_q, 0.0, 0.5) == 1.0  # p = q: no tempering needed
+
+
+def test_sampler_tempers_when_the_proposal_weights_are_degenerate():
+    est = DiffusionSupervisedSampler(far_log_prob, D_FAR, n_rounds=2, n_proposals=3000, generator=SMALL,
+                                     random_state=0).fit()
+    assert est.ess_history_[0] < 0.05 * 3000 and est.temperatures_[-1] == 1.0
+    S = est.sample(10_000, random_state=1)
+    np.testing.assert_allclose(S.mean(axis=0), SHIFT, atol=0.1)
+    np.testing.assert_allclose(S.std(axis=0), WIDTH, rtol=0.2)
+    assert abs(est.log_normalizer_[0] - FAR_LOG_Z) < 0.3
+    # every Metropolis move is one evaluation per row, on top of the rounds' draws
+    n_steps = len(est.temperatures_)
+    assert est.n_target_evaluations_ >= 3000 * (1 + n_steps * 10)
+    # min_ess=0 turns tempering off: the same fit as the plain importance rounds
+    plain = DiffusionSupervisedSampler(far_log_prob, D_FAR, n_rounds=1, n_proposals=3000, generator=SMALL,
+                                       min_ess=0.0, random_state=0).fit()
+    assert plain.temperatures_ == []

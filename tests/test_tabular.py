@@ -77,7 +77,7 @@ def test_category_frequencies_follow_the_data(frame, encoding):
 
 
 def test_integer_dequantisation_is_uniform_within_cells(frame):
-    cols = _describe(frame)
+    cols = _describe(frame, None)
     prepared = _prepare(frame, cols, np.random.RandomState(0))
     frac = prepared["i"].to_numpy() - frame["i"].to_numpy()
     assert stats.kstest(frac, stats.uniform(loc=-0.5, scale=1).cdf).pvalue > 1e-3
@@ -85,7 +85,8 @@ def test_integer_dequantisation_is_uniform_within_cells(frame):
 
 
 def test_clip_keeps_the_observed_bounds(frame):
-    wide = TabularGenerator(kde(2.0), clip=False, random_state=0).fit(frame[["f", "i"]])
+    # integers on their range, not their grid of 12 values, so that unclipped rows leave it
+    wide = TabularGenerator(kde(2.0), clip=False, discrete_levels=None, random_state=0).fit(frame[["f", "i"]])
     raw = wide.sample(2000, random_state=0)
     assert raw["f"].max() > frame["f"].max() and raw["i"].min() < frame["i"].min()
     out = clone(wide).set_params(clip=True).fit(frame[["f", "i"]]).sample(2000, random_state=0)
@@ -292,3 +293,64 @@ def test_rare_class_of_the_joint_model_says_what_works(labelled, n_rare, advice)
         gen.sample(5, y="rare", random_state=0)
     if n_rare == 2:  # the advice works
         assert len(TabularGenerator(kde(), random_state=0).fit(X, labels).sample(5, y="rare")) == 5
+
+
+# ------------------------------------------------------------------------ grid columns
+@pytest.fixture
+def grid_frame():
+    """A price grid stored as floats, a code with gaps, a 0/1 flag, and a continuous column."""
+    rng = np.random.RandomState(3)
+    prices = np.array([1.69, 1.75, 1.86, 1.99, 2.09])
+    return pd.DataFrame({
+        "price": rng.choice(prices, N, p=[0.1, 0.4, 0.2, 0.2, 0.1]),
+        "store": rng.choice([1, 2, 3, 4, 7], N).astype(np.int64),
+        "flag": (rng.rand(N) < 0.15).astype(np.int64),
+        "loyal": rng.beta(2, 2, N),
+    })
+
+
+def test_grid_columns_are_detected(grid_frame):
+    cols = {c.name: c for c in _describe(grid_frame, 20)}
+    np.testing.assert_array_equal(cols["price"].levels, [1.69, 1.75, 1.86, 1.99, 2.09])
+    np.testing.assert_array_equal(cols["store"].levels, [1, 2, 3, 4, 7])
+    np.testing.assert_array_equal(cols["flag"].levels, [0, 1])
+    assert cols["loyal"].levels is None
+    assert all(c.levels is None for c in _describe(grid_frame, None))
+    # fewer than 4 rows per value on average: a continuum seen on few rows, not a grid
+    assert _describe(grid_frame.head(12), 20)[0].levels is None
+
+
+def test_grid_columns_keep_their_values_and_frequencies(grid_frame):
+    # a jitter well inside the price cells (half-widths 0.03 to 0.055)
+    out = TabularGenerator(kde(0.001), random_state=0).fit(grid_frame).sample(4000, random_state=1)
+    for col in ("price", "store", "flag"):
+        levels = np.sort(grid_frame[col].unique())
+        assert set(np.unique(out[col])) <= set(levels), col
+        observed = out[col].value_counts().reindex(levels, fill_value=0).to_numpy()
+        expected = grid_frame[col].value_counts(normalize=True).reindex(levels).to_numpy() * len(out)
+        assert stats.chisquare(observed, expected).pvalue > 1e-3, col
+    assert out.dtypes.to_dict() == grid_frame.dtypes.to_dict()
+    assert out["loyal"].nunique() > 1000  # the continuous column stays continuous
+    # without grids, the float prices fill in between the observed ones
+    plain = TabularGenerator(kde(0.001), discrete_levels=None, random_state=0).fit(grid_frame)
+    assert not set(np.unique(plain.sample(4000, random_state=1)["price"])) <= set(grid_frame["price"])
+
+
+def test_grid_columns_change_only_the_decoding(grid_frame):
+    """The model sees the same rows with or without grids; decoding snaps to the nearest value."""
+    grid = TabularGenerator(kde(0.05), random_state=0).fit(grid_frame)
+    plain = TabularGenerator(kde(0.05), discrete_levels=None, random_state=0).fit(grid_frame)
+    np.testing.assert_array_equal(grid.estimators_[None].tree_.data, plain.estimators_[None].tree_.data)
+    a, b = grid.sample(3000, random_state=2), plain.sample(3000, random_state=2)
+    levels = np.array([1.69, 1.75, 1.86, 1.99, 2.09])
+    nearest = levels[np.abs(b["price"].to_numpy()[:, None] - levels).argmin(axis=1)]
+    np.testing.assert_array_equal(a["price"], nearest)
+    np.testing.assert_array_equal(a["loyal"], b["loyal"])
+    codes = np.array([1, 2, 3, 4, 7])
+    np.testing.assert_array_equal(a["store"], codes[np.abs(b["store"].to_numpy()[:, None] - codes).argmin(axis=1)])
+    np.testing.assert_array_equal(grid.score_samples(grid_frame), plain.score_samples(grid_frame))
+
+
+def test_bad_discrete_levels(grid_frame):
+    with pytest.raises(ValueError):
+        TabularGenerator(kde(), discrete_levels=1).fit(grid_frame)

@@ -18,8 +18,9 @@ carries its rows to the target by tempered sequential Monte Carlo
 :math:`\pi_\beta \propto q_0^{1-\beta} p^\beta`, resampling and random-walk Metropolis
 moves, which need no gradient), and fits the generator to the equally weighted rows it ends
 with. A later round whose weights fall below ``min_ess`` is not fitted: the rounds stop
-there, keeping the previous generator. The normaliser is then the tempering's estimate when
-the final importance weights fall below ``min_ess`` too.
+there, keeping the previous generator, and that round's draw is the final one. The
+normaliser is then the tempering's estimate when the final importance weights fall below
+``min_ess`` too.
 """
 
 from __future__ import annotations
@@ -91,7 +92,9 @@ class DiffusionSupervisedSampler(DensityMixin, BaseEstimator):
     verbose : int or "auto", default="auto"
         A progress bar over the rounds, as the generator's ``verbose``.
     callback : callable or None, default=None
-        Called after each round as ``callback(round, generator, ess)``; returning True stops.
+        Called after each fitted round as ``callback(round, generator, ess)``, with the
+        effective sample size of the round's importance weights (for a tempered round 0, those
+        of the Gaussian proposal); returning True stops.
 
     Attributes
     ----------
@@ -99,12 +102,15 @@ class DiffusionSupervisedSampler(DensityMixin, BaseEstimator):
         The last round's generator: ``sample`` and ``score_samples`` are its.
     log_normalizer_ : tuple of float
         The estimate of :math:`\\log Z` of ``log_prob`` and its standard error: by importance
-        sampling of the final generator, or the tempering's (see ``min_ess``).
+        sampling of the final generator, or, when round 0 tempered and the final weights fall
+        below ``min_ess``, the tempering's estimate, whose error is then a lower bound
+        (:func:`~sklearn_diffgen.smc.tempered_smc`).
     ess_ : float
         Effective sample size of the final importance weights (at most ``n_proposals``).
     ess_history_ : list of float
-        Effective sample size of each round's importance weights, then of the final ones
-        (round 0's are those of the Gaussian proposal, before any tempering).
+        Effective sample size of the importance weights of each fitted round (round 0's are
+        those of the Gaussian proposal, before any tempering), then of the final ones. A
+        round whose weights fell below ``min_ess`` is not fitted: its draw is the final one.
     temperatures_ : list of float
         The tempering ladder of round 0 (empty when it did not temper).
     n_target_evaluations_ : int
@@ -186,6 +192,7 @@ class DiffusionSupervisedSampler(DensityMixin, BaseEstimator):
         self._n_evals, gen, history, betas, tempered = 0, None, [], [], None
         floor = self.min_ess * self.n_proposals
         base = DiffusionSupervisedGenerator(verbose=self.verbose) if self.generator is None else self.generator
+        draw = None  # a draw of the last generator, when a round stopped on it
         with progress_bar(self.verbose, range(self.n_rounds), desc="rounds", unit="round") as bar:
             for r in bar:
                 x, log_q = self._draw(gen, int(rng.randint(SEED_MAX)))
@@ -194,22 +201,26 @@ class DiffusionSupervisedSampler(DensityMixin, BaseEstimator):
                 if not np.isfinite(log_w).any():
                     raise ValueError(f"round {r}: every proposal row has weight 0 (log_prob is -inf on all "
                                      f"of them); widen initial_scale")
-                history.append(importance_estimate(log_w[np.isfinite(log_w)])[2])
-                if history[-1] < floor and r > 0:
-                    break  # the previous generator is as far as importance weights can take it
-                if history[-1] < floor:
+                ess = importance_estimate(log_w[np.isfinite(log_w)])[2]
+                if ess < floor and r > 0:
+                    draw = log_w  # as far as importance weights take it: the final estimate reuses this draw
+                    break
+                history.append(ess)
+                if ess < floor:
                     x, log_z, se, betas = tempered_smc(self._target, self._log_q0, x, log_p, rng,
                                                        n_moves=self.n_moves)
                     tempered, w = (log_z, se), None
                 else:
                     w = np.exp(log_w - log_w.max())
                 gen = seeded_clone(base, rng).fit(x, sample_weight=w)
-                bar.set_postfix(ess=f"{history[-1]:.0f}", refresh=False)
-                if self.callback is not None and self.callback(r, gen, history[-1]):
+                bar.set_postfix(ess=f"{ess:.0f}", refresh=False)
+                if self.callback is not None and self.callback(r, gen, ess):
                     break
-        x, log_q = self._draw(gen, int(rng.randint(SEED_MAX)))
-        log_z, se, ess = importance_estimate(self._target(x) - log_q)
-        if tempered is not None and ess < floor:
+        if draw is None:
+            x, log_q = self._draw(gen, int(rng.randint(SEED_MAX)))
+            draw = self._target(x) - log_q
+        log_z, se, ess = importance_estimate(draw)
+        if tempered is not None and not ess >= floor:
             log_z, se = tempered
         self.generator_, self.ess_, self.ess_history_ = gen, ess, history + [ess]
         self.temperatures_ = betas

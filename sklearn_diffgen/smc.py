@@ -24,7 +24,7 @@ from typing import Callable
 
 import numpy as np
 
-__all__ = ["importance_estimate", "next_temperature", "tempered_smc"]
+__all__ = ["MAX_STEPS", "importance_estimate", "next_temperature", "tempered_smc"]
 
 
 def importance_estimate(log_w: np.ndarray) -> tuple[float, float, float]:
@@ -57,7 +57,8 @@ def next_temperature(log_p: np.ndarray, log_q0: np.ndarray, log_q: np.ndarray, b
     p^{\beta'}` are :math:`\log w_n = (1-\beta') \log q_0 + \beta' \log p - \log q`. The answer
     is 1 when those weights keep Kish's effective size at ``min_ess`` of the rows or more;
     otherwise the :math:`\beta'` at which it equals the larger of ``min_ess`` of the rows and
-    half the effective size at :math:`\beta` (so that a ladder always moves on), by bisection.
+    half the effective size at :math:`\beta`, by bisection. It is :math:`\beta` itself when no
+    larger value keeps that size (rows of almost zero weight at every temperature).
 
     Examples
     --------
@@ -86,17 +87,20 @@ def next_temperature(log_p: np.ndarray, log_q0: np.ndarray, log_q: np.ndarray, b
 def _systematic_resample(log_w: np.ndarray, rng: np.random.RandomState) -> np.ndarray:
     """Indices of a systematic resampling of the rows by their weights."""
     w = np.exp(log_w - log_w.max())
-    cum = np.cumsum(w / w.sum())
-    cum[-1] = 1.0
-    return np.searchsorted(cum, (rng.uniform() + np.arange(len(w))) / len(w))
+    cum = np.cumsum(w)
+    return np.minimum(np.searchsorted(cum / cum[-1], (rng.uniform() + np.arange(len(w))) / len(w)), len(w) - 1)
+
+
+#: Bound on the steps of a tempering ladder.
+MAX_STEPS = 1000
 
 
 def tempered_smc(log_prob: Callable[[np.ndarray], np.ndarray], log_q0: Callable[[np.ndarray], np.ndarray],
-                 x: np.ndarray, log_p: np.ndarray, rng: np.random.RandomState, *, n_moves: int = 10,
-                 ess_fraction: float = 0.5) -> tuple[np.ndarray, float, float, list[float]]:
+                 x: np.ndarray, log_p: np.ndarray, rng: np.random.RandomState, *,
+                 n_moves: int = 10) -> tuple[np.ndarray, float, float, list[float]]:
     r"""Carry rows of :math:`q_0` to the target by adaptive tempering, resampling and Metropolis moves.
 
-    At each step the next :math:`\beta'` keeps ``ess_fraction`` of the rows' effective size
+    At each step the next :math:`\beta'` keeps half the rows' effective size
     (:func:`next_temperature`); the rows are reweighted by
     :math:`(q_0^{-1} p)^{\beta' - \beta}`, whose mean multiplies :math:`\hat Z`, resampled
     (systematic), and moved by ``n_moves`` random-walk Metropolis steps that leave
@@ -118,8 +122,6 @@ def tempered_smc(log_prob: Callable[[np.ndarray], np.ndarray], log_q0: Callable[
         Draws the resampling and the moves.
     n_moves : int, default=10
         Metropolis steps after each reweighting.
-    ess_fraction : float, default=0.5
-        Effective size, as a share of the rows, that each reweighting keeps.
 
     Returns
     -------
@@ -128,8 +130,9 @@ def tempered_smc(log_prob: Callable[[np.ndarray], np.ndarray], log_q0: Callable[
     log_z : float
         :math:`\log \hat Z`, the sum of the steps' log mean weights.
     log_z_se : float
-        Its standard error, from the steps' delta-method errors added in quadrature (an
-        approximation: it leaves out the correlation that resampling brings).
+        The steps' delta-method errors added in quadrature: a lower bound on the standard
+        error, not an estimate of it. It leaves out the correlation that resampling and the
+        moves bring, which can make the real error several times larger.
     betas : list of float
         The ladder, ending at 1.
 
@@ -144,6 +147,13 @@ def tempered_smc(log_prob: Callable[[np.ndarray], np.ndarray], log_q0: Callable[
     >>> x, log_z, se, betas = tempered_smc(log_prob, log_q0, x0, log_prob(x0), rng)
     >>> bool(np.allclose(x.mean(axis=0), 8.0, atol=0.05)), abs(log_z - math.log(0.5 * math.pi)) < 0.1
     (True, True)
+
+    Raises
+    ------
+    ValueError
+        When the ladder cannot move on (most rows have almost zero weight at every larger
+        temperature, as with a finite penalty of -1e300 instead of -inf), or takes more than
+        :data:`MAX_STEPS` steps.
     """
     m, d = x.shape
     lq0 = log_q0(x)
@@ -151,8 +161,11 @@ def tempered_smc(log_prob: Callable[[np.ndarray], np.ndarray], log_q0: Callable[
     scale = 2.38 / math.sqrt(d)
     while beta < 1.0:
         keep = np.isfinite(log_p)
-        new = next_temperature(log_p[keep], lq0[keep], (1 - beta) * lq0[keep] + beta * log_p[keep], beta,
-                               ess_fraction)
+        new = next_temperature(log_p[keep], lq0[keep], (1 - beta) * lq0[keep] + beta * log_p[keep], beta, 0.5)
+        if new <= beta or len(betas) == MAX_STEPS:
+            raise ValueError(f"tempering cannot reach the target: stuck at beta = {beta:.3g} after {len(betas)} "
+                             f"steps (most rows keep almost no weight at a higher temperature; give rows "
+                             f"outside the target's support log_prob = -inf, or widen initial_scale)")
         inc = np.where(keep, (new - beta) * (log_p - lq0), -np.inf)
         step_z, step_se, _ = importance_estimate(inc)
         log_z, var, beta = log_z + step_z, var + step_se**2, new

@@ -198,7 +198,7 @@ def _decode(U: np.ndarray, enc: ColumnTransformer, cols: list[_Column], encoding
     for j, c in enumerate(numeric):
         v = num[:, j].copy()
         if c.levels is not None:
-            v = c.levels[_nearest(c.levels, v)]
+            v = np.where(np.isnan(v), np.nan, c.levels[np.minimum(_nearest(c.levels, v), len(c.levels) - 1)])
         elif c.kind == "integer":
             v = np.rint(v)
         if clip:
@@ -315,7 +315,8 @@ class TabularGenerator(BaseEstimator):
         rows of penguins, credit_card and diamonds, against 0.953, 0.780 and 0.463 for the
         joint model (``benchmarks/tabular.py``).
     clip : bool, default=True
-        Keep numeric values within the range observed in training.
+        Keep numeric values within the range observed in training (grid columns, see
+        ``discrete_levels``, keep their observed values either way).
     missing : {"reproduce", "impute"}, default="reproduce"
         Whether sampled rows carry missing values where the learned missingness pattern
         puts them, or complete rows only.

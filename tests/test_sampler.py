@@ -153,7 +153,36 @@ def test_sampler_tempers_when_the_proposal_weights_are_degenerate():
     # every Metropolis move is one evaluation per row, on top of the rounds' draws
     n_steps = len(est.temperatures_)
     assert est.n_target_evaluations_ >= 3000 * (1 + n_steps * 10)
-    # min_ess=0 turns tempering off: the same fit as the plain importance rounds
+    # min_ess=0 turns tempering off: round 0 fits the Gaussian proposal's degenerate weights
     plain = DiffusionSupervisedSampler(far_log_prob, D_FAR, n_rounds=1, n_proposals=3000, generator=SMALL,
                                        min_ess=0.0, random_state=0).fit()
-    assert plain.temperatures_ == []
+    assert plain.temperatures_ == [] and plain.n_target_evaluations_ == 2 * 3000
+    assert plain.ess_history_[0] == est.ess_history_[0]  # the same first draw
+
+
+def test_tempering_that_cannot_move_on_raises():
+    """A finite penalty instead of -inf on most rows: no temperature keeps the weights, so it says so."""
+    def penalised(x):
+        x = np.asarray(x)
+        return np.where(x[:, 0] > 1.5, 0.0, -1e300)
+
+    rng = np.random.RandomState(0)
+    x0 = rng.standard_normal((1000, 2))
+    log_q0 = lambda x: -0.5 * (x * x).sum(1) - math.log(2 * math.pi)  # noqa: E731
+    with pytest.raises(ValueError, match="tempering cannot reach the target"):
+        tempered_smc(penalised, log_q0, x0, penalised(x0), rng)
+
+
+def test_a_round_below_min_ess_stops_and_gives_the_final_draw():
+    """A later round whose weights fall below min_ess is not fitted, and its draw is the final estimate's."""
+    seen = []
+    est = DiffusionSupervisedSampler(far_log_prob, D_FAR, n_rounds=3, n_proposals=3000, generator=SMALL,
+                                     min_ess=0.9, random_state=0,
+                                     callback=lambda r, g, e: seen.append(r)).fit()
+    assert seen == [0]  # only round 0 (tempered) was fitted
+    assert len(est.ess_history_) == 2 and est.ess_history_[-1] == est.ess_ < 0.9 * 3000
+    n_steps = len(est.temperatures_)
+    # round 0's draw, the moves, and one more draw (round 1's, reused for the estimate)
+    assert est.n_target_evaluations_ == 3000 * (1 + n_steps * 10) + 3000
+    # the final weights fall below min_ess, so log Z is the tempering's
+    assert abs(est.log_normalizer_[0] - FAR_LOG_Z) < 0.5

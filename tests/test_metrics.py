@@ -19,6 +19,8 @@ from sklearn_diffgen.metrics import (
     distance_to_closest_record,
     energy_distance,
     mmd,
+    wasserstein_l1,
+    coverage,
 )
 
 PAIR_METRICS = [energy_distance, mmd, c2st_accuracy, column_ks, column_wasserstein, correlation_gap,
@@ -267,3 +269,37 @@ def test_invalid_inputs_raise():
         mmd(X, X, bandwidth=-1.0)
     with pytest.raises(ValueError, match="zero bandwidth"):
         mmd(np.zeros((10, 2)), np.zeros((10, 2)))
+
+
+# ------------------------------------------------------------------ W1 and coverage
+def test_wasserstein_l1_against_brute_force_and_one_column():
+    import itertools
+
+    rng = np.random.RandomState(0)
+    X, Y = rng.normal(size=(6, 3)), rng.normal(1.0, 2.0, size=(6, 3))
+    cost = cdist(X, Y, metric="cityblock")
+    brute = min(cost[range(6), list(p)].mean() for p in itertools.permutations(range(6)))
+    assert wasserstein_l1(X, Y) == pytest.approx(brute, rel=1e-12)
+    a, b = rng.normal(size=(300, 1)), rng.exponential(size=(300, 1))
+    assert wasserstein_l1(a, b) == pytest.approx(stats.wasserstein_distance(a[:, 0], b[:, 0]), rel=1e-10)
+    assert wasserstein_l1(X, X) == 0.0
+
+
+def test_wasserstein_l1_subsamples_to_equal_sizes_reproducibly():
+    rng = np.random.RandomState(1)
+    X, Y = rng.normal(size=(500, 2)), rng.normal(size=(300, 2))
+    assert wasserstein_l1(X, Y, random_state=0) == wasserstein_l1(X, Y, random_state=0)
+    assert wasserstein_l1(X, Y, max_samples=50, random_state=0) > wasserstein_l1(X, Y, random_state=0)
+
+
+def test_coverage_against_brute_force():
+    rng = np.random.RandomState(2)
+    real, synth = rng.normal(size=(200, 3)), rng.normal(0.3, 1.2, size=(150, 3))
+    d_rr = cdist(real, real)
+    radius = np.sort(d_rr, axis=1)[:, 5]  # the 5th nearest other row (index 0 is the row itself)
+    expected = np.mean(cdist(real, synth).min(axis=1) <= radius)
+    assert coverage(real, synth, n_neighbors=5) == pytest.approx(expected)
+    assert coverage(real, real) == 1.0
+    assert coverage(real, real + 100.0) == 0.0
+    with pytest.raises(ValueError, match="more than n_neighbors"):
+        coverage(real[:3], synth, n_neighbors=5)

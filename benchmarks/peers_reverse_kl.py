@@ -13,8 +13,9 @@ that DiKL (He et al. 2024) and the sampler page compare with.
 * :class:`ReverseKLFlow` -- zuko's neural spline flow (coupling transforms, so that sampling
   is one pass), with its exact log-density.
 
-Both answer ``sample(n, random_state)`` and ``score_samples(X)`` (the flow only) as the
-other peers do, and keep ``n_target_evaluations_`` and ``fit_time_``.
+Both answer ``sample(n, random_state)``, ``rsample_and_log_prob(n)`` (draws with their
+log-densities, differentiable) and ``score_samples(X)`` (the flow only), and keep
+``n_target_evaluations_`` and ``fit_time_``.
 
 This module is a script helper (``benchmarks/`` is on ``sys.path`` when a script there runs);
 the package never imports it.
@@ -52,7 +53,7 @@ class _ReverseKL:
             sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, self.n_steps)
             self.loss_history_ = []
             for _ in range(self.n_steps):
-                x, log_q = self._rsample_and_log_prob(self.batch_size)
+                x, log_q = self.rsample_and_log_prob(self.batch_size)
                 loss = (log_q - self.log_prob(x.double()).float()).mean()
                 opt.zero_grad()
                 loss.backward()
@@ -81,7 +82,7 @@ class ReverseKLGenerator(_ReverseKL):
     def _module(self):
         return self.net_
 
-    def _rsample_and_log_prob(self, n):
+    def rsample_and_log_prob(self, n):
         z = torch.randn(n, self.n_features)
         x, J = self.net_.jacobian(z)
         log_det = torch.linalg.slogdet(J)[1] + self.n_features * math.log(self.scale)
@@ -103,7 +104,7 @@ class ReverseKLFlow(_ReverseKL):
     def _module(self):
         return self.flow_
 
-    def _rsample_and_log_prob(self, n):
+    def rsample_and_log_prob(self, n):
         y, log_q = self.flow_().rsample_and_log_prob((n,))
         return self.scale * y, log_q - self.n_features * math.log(self.scale)
 

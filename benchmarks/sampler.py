@@ -115,7 +115,7 @@ class ManyWell32:
     name, dim, scale, ours_params = "Many-Well-32", 32, 2.0, {"n_moves": 200}
 
     def __init__(self):
-        well = lambda u: math.exp(-(u**4 - 6 * u**2 - 0.5 * u))  # noqa: E731
+        well = lambda u: math.exp(self._log_well(u))  # noqa: E731
         z1 = quad(well, -10, 10, points=[-1.7, 1.7])[0]
         self.log_z = 16 * (math.log(z1) + 0.5 * math.log(2 * math.pi))
         self.deep = quad(well, 0, 10)[0] / z1  # P(x_{2i-1} > 0), the deep well
@@ -132,14 +132,12 @@ class ManyWell32:
         mu, s, w = self._env
         return logsumexp(np.log(w) - 0.5 * ((u[:, None] - mu) / s) ** 2 - math.log(s * math.sqrt(2 * math.pi)), axis=1)
 
-    def log_prob_torch(self, x):
-        a, b = x[:, 0::2], x[:, 1::2]
-        return -(a**4 - 6 * a**2 - 0.5 * a).sum(1) - 0.5 * (b**2).sum(1)
-
     def log_prob(self, x):
-        x = np.asarray(x, dtype=np.float64)
-        a, b = x[:, 0::2], x[:, 1::2]
-        return -(a**4 - 6 * a**2 - 0.5 * a).sum(1) - 0.5 * (b**2).sum(1)
+        """:math:`-E(x)` of an (m, 32) numpy array or torch tensor."""
+        x = x if isinstance(x, torch.Tensor) else np.asarray(x, dtype=np.float64)
+        return self._log_well(x[:, 0::2]).sum(1) - 0.5 * (x[:, 1::2] ** 2).sum(1)
+
+    log_prob_torch = log_prob
 
     def _wells(self, n, rng):
         out = np.empty(0)
@@ -205,7 +203,7 @@ def rkl_log_z(model, target, seed):
     """Importance-sampling log Z of a reverse-KL model with 20,000 of its own rows."""
     with torch.random.fork_rng(), torch.no_grad():
         torch.manual_seed(seed)
-        x, log_q = model._rsample_and_log_prob(N_MODE_ROWS)
+        x, log_q = model.rsample_and_log_prob(N_MODE_ROWS)
     log_w = target.log_prob(x.double().numpy()) - log_q.double().numpy()
     log_w = np.where(np.isfinite(log_w), log_w, -np.inf)  # a non-finite row has no weight
     return float(logsumexp(log_w) - math.log(len(log_w)))

@@ -220,7 +220,7 @@ class DiffusionSupervisedSampler(DensityMixin, BaseEstimator):
             x, log_q = self._draw(gen, int(rng.randint(SEED_MAX)))
             draw = self._target(x) - log_q
         log_z, se, ess = importance_estimate(draw)
-        if tempered is not None and not ess >= floor:
+        if tempered is not None and not ess >= floor:  # "not >=": a NaN effective size falls back too
             log_z, se = tempered
         self.generator_, self.ess_, self.ess_history_ = gen, ess, history + [ess]
         self.temperatures_ = betas

@@ -150,7 +150,7 @@ def _prepare(df, cols: list[_Column], rng: np.random.RandomState | None):
 
 
 def _nearest(levels: np.ndarray, v: np.ndarray) -> np.ndarray:
-    """Index of the nearest of the sorted ``levels`` to each value."""
+    """Index of the nearest of the sorted ``levels`` to each value (the last one for NaN)."""
     return np.searchsorted(0.5 * (levels[1:] + levels[:-1]), v)
 
 
@@ -198,7 +198,7 @@ def _decode(U: np.ndarray, enc: ColumnTransformer, cols: list[_Column], encoding
     for j, c in enumerate(numeric):
         v = num[:, j].copy()
         if c.levels is not None:
-            v = np.where(np.isnan(v), np.nan, c.levels[np.minimum(_nearest(c.levels, v), len(c.levels) - 1)])
+            v = np.where(np.isnan(v), np.nan, c.levels[_nearest(c.levels, v)])
         elif c.kind == "integer":
             v = np.rint(v)
         if clip:
@@ -322,7 +322,7 @@ class TabularGenerator(BaseEstimator):
         puts them, or complete rows only.
     discrete_levels : int or None, default=20
         A numeric column with 2 to this many distinct values, and at least 4 training rows
-        per value on average, is modelled on its grid of observed values (see
+        per value on average, is a grid of its observed values (see
         :mod:`sklearn_diffgen.tabular`): sampled values snap to the nearest of them. None
         leaves float columns continuous and integer columns on their integer range. The
         model is the same either way; only the decoding differs.

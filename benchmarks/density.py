@@ -11,7 +11,8 @@ gaussian20) and on two moons, each with 10,000 rows split 80/10/10 by
 * **ours, k=v** -- the same with other parameters, for each setting of ``--ours``;
 * **teacher** -- ``score_samples(method="teacher")`` of the default fit: the exact density of
   the labels, a kernel estimate on the training data with the fitted ``bandwidth_`` (and,
-  as cross-validation chose, whitened and variance-corrected);
+  as cross-validation chose, whitened, variance-corrected and with adaptive widths,
+  ``teacher_kind_``);
 * **KDE**, **GMM** -- ``KernelDensity`` and ``GaussianMixture`` tuned on the validation split
   (``peers_sklearn.fit_kde_tuned``, ``peers_sklearn.fit_gmm_tuned``, ``--n-grid`` configurations
   each);

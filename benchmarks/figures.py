@@ -538,6 +538,25 @@ def grid_columns(rows):
     return fig, caption
 
 
+def teachers(rows):
+    """Per data set, each teacher's model log-likelihood minus the quality page's best peer's."""
+    names, kinds = _unique(rows, "dataset"), _unique(rows, "teacher")
+    fig, ax = _figure(1, 1, 4.2, "Teachers: our model's test log-likelihood minus the best peer's")
+    width = 0.8 / len(kinds)
+    for j, kind in enumerate(kinds):
+        gap = [next((r["model - best peer"] for r in rows if r["dataset"] == n and r["teacher"] == kind), np.nan)
+               for n in names]
+        ax.bar(np.arange(len(names)) + (j - (len(kinds) - 1) / 2) * width, gap, width, color=f"C{j}", label=kind)
+    ax.axhline(0.0, color="k", lw=0.8)
+    ax.set_yscale("symlog", linthresh=0.05)
+    ax.set_xticks(range(len(names)), names, fontsize=7)
+    ax.legend(fontsize=7)
+    _label(ax, "", ylabel="nats (above 0: we win)")
+    caption = ("Test log-likelihood of our model, fitted at its defaults with each teacher, minus the best of a tuned "
+               "KDE, GMM and NSF on the quality page (symmetric log scale), drawn from ``teachers.csv``.")
+    return fig, caption
+
+
 #: Page name -> drawing function of its opening figure: rows of ``<name>.csv`` -> (figure, caption).
 DRAW = {
     "quality": quality,
@@ -554,6 +573,7 @@ DRAW = {
     "oversampling": oversampling,
     "sampler": sampler,
     "grid_columns": grid_columns,
+    "teachers": teachers,
 }
 
 

@@ -140,7 +140,9 @@ def _fit(name, fit, caught_counts):
 def _chosen(name, model) -> str:
     """The configuration a model ended with, for the tables."""
     if name in (OURS_DEFAULT, OURS_TUNED, AUTHORS):
-        return (f"bandwidth {model.bandwidth_:.3g}, hidden {tuple(model.hidden_layer_sizes)}, "
+        t = model.teacher_
+        kind = f"local r={t.rank}" if t.kind == "local" else t.kind
+        return (f"{kind} teacher, bandwidth {model.bandwidth_:.3g}, hidden {tuple(model.hidden_layer_sizes)}, "
                 f"{model.n_iter_} ep")
     if name == "KDE":
         return f"bandwidth {model.bandwidth:.3g}"

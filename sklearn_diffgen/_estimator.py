@@ -24,7 +24,7 @@ from .sampling import draw
 from .schedules import SCHEDULES
 from .score import chunk_rows
 from .solvers import SOLVERS
-from .teacher import CV_ROWS, Teacher, effective_size, select_teacher, variance_scale
+from .teacher import CV_ROWS, TEACHERS, build_teacher, effective_size, select_teacher
 from .training import fit_regression
 
 __all__ = ["DiffusionSupervisedGenerator"]
@@ -107,6 +107,15 @@ class DiffusionSupervisedGenerator(DensityMixin, BaseEstimator):
         as the bandwidth of :class:`~sklearn.neighbors.KernelDensity`. ``auto`` picks it by
         the teacher's cross-validated likelihood, with ``whiten`` and
         ``variance_correction`` (:func:`~sklearn_diffgen.teacher.select_teacher`).
+    teacher : {"auto", "kde", "adaptive", "local"}, default="auto"
+        The law the labels follow: ``kde``, the data smoothed by one Gaussian width h;
+        ``adaptive``, a width per row, :math:`h \lambda_n` with Abramson's square-root law
+        (wider kernels where the data are sparse, :func:`~sklearn_diffgen.teacher.abramson_widths`);
+        ``local``, manifold Parzen windows: each row's kernel is stretched along its nearest
+        neighbours, with a rank chosen by cross-validation (:mod:`sklearn_diffgen.manifold`;
+        at least 2 features; its labelling costs about r + 1 times the plain kernel's).
+        ``auto`` picks ``kde`` or ``adaptive`` by the teacher's cross-validated likelihood,
+        with the bandwidth (:func:`~sklearn_diffgen.teacher.select_teacher`).
     whiten : bool or "auto", default="auto"
         Smooth in ZCA-whitened coordinates, so that the kernel has the shape of the data's
         covariance; ``auto`` decides by cross-validation.
@@ -195,7 +204,10 @@ class DiffusionSupervisedGenerator(DensityMixin, BaseEstimator):
     preprocessing_ : Affine
         The map to model coordinates (:class:`~sklearn_diffgen.preprocessing.Affine`).
     bandwidth_ : float
-        The smoothing width h used, in model units.
+        The smoothing width h used, in model units (for the adaptive teacher, the widths'
+        geometric mean).
+    teacher_kind_ : {"kde", "adaptive", "local"}
+        The kind of teacher used.
     whiten_, variance_correction_ : bool
         Whether the data were whitened, and whether the teacher keeps the data's variance.
     variance_scale_ : float
@@ -253,6 +265,7 @@ class DiffusionSupervisedGenerator(DensityMixin, BaseEstimator):
 
     _parameter_constraints: dict = {
         "bandwidth": [Interval(Real, 0, 10, closed="right"), StrOptions({"auto", "scott", "silverman"})],
+        "teacher": [StrOptions({"auto", *TEACHERS})],
         "whiten": ["boolean", StrOptions({"auto"})],
         "variance_correction": ["boolean", StrOptions({"auto"})],
         "n_labels": [Interval(Integral, 2, None, closed="left"), StrOptions({"auto"})],
@@ -283,6 +296,7 @@ class DiffusionSupervisedGenerator(DensityMixin, BaseEstimator):
         self,
         bandwidth="auto",
         *,
+        teacher="auto",
         whiten="auto",
         variance_correction="auto",
         n_labels="auto",
@@ -308,6 +322,7 @@ class DiffusionSupervisedGenerator(DensityMixin, BaseEstimator):
         verbose="auto",
         callback=None,
     ):
+        self.teacher = teacher
         self.bandwidth = bandwidth
         self.whiten = whiten
         self.variance_correction = variance_correction
@@ -364,10 +379,11 @@ class DiffusionSupervisedGenerator(DensityMixin, BaseEstimator):
             return None
         return lambda epoch, train, val: self.callback(network, epoch, train, val)
 
-    def _fit_teacher(self, X, weights, rng, device, budget):
+    def _fit_teacher(self, X, weights, rng, device, budget, min_width=0.0):
         """The preprocessing and the teacher, chosen by cross-validation on at most CV_ROWS rows.
 
-        ``weights`` (positive, summing to 1) or None weigh the rows.
+        ``weights`` (positive, summing to 1) or None weigh the rows; ``min_width`` floors the
+        adaptive teacher's widths (the schedule's smallest ratio).
         """
         affine = standardisation(X, weights)
         Xs = affine.standardise(X)
@@ -376,18 +392,21 @@ class DiffusionSupervisedGenerator(DensityMixin, BaseEstimator):
         log_w = None if weights is None else torch.as_tensor(np.log(weights))
         args = (self.bandwidth, self.whiten, self.variance_correction)
         rows, seed = np.arange(n), 0
-        if "auto" in args:  # consumes rng only when something is left to choose
+        if "auto" in (*args, self.teacher) or self.teacher == "local":  # consumes rng only when there is a choice
             m = min(n, CV_ROWS)
             rows = rng.choice(n, m, replace=False) if m < n else rows
             seed = int(rng.randint(2**31 - 1))
+        cv_log_w = None if log_w is None else log_w[rows]
         choice = select_teacher(torch.as_tensor(Xs[rows]), effective_size(log_w, n), *args,
-                                whitening=(torch.as_tensor(W), logdet), fold_seed=seed, budget_bytes=budget,
-                                log_weights=None if log_w is None else log_w[rows])
+                                whitening=(torch.as_tensor(W), logdet), teacher=self.teacher, fold_seed=seed,
+                                budget_bytes=budget, log_weights=cv_log_w)
         if choice.whiten:
             affine = affine.whitened(W)
-        c = variance_scale(choice.bandwidth) if choice.variance_correction else 1.0
         data = torch.as_tensor(affine.to_model(X), dtype=torch.float64).to(device)
-        return affine, Teacher(data, choice.bandwidth, c, None if log_w is None else log_w.to(device)), choice
+        pilot = None if len(rows) == n else torch.as_tensor(rows).to(device)  # the cross-validated rows
+        teacher = build_teacher(data, choice, log_weights=None if log_w is None else log_w.to(device),
+                                pilot_rows=pilot, min_width=min_width, budget_bytes=budget)
+        return affine, teacher, choice
 
     def _train(self, net, inputs, targets, generator, name, n_labels, **kw):
         batch = min(256, n_labels) if self.batch_size == "auto" else self.batch_size
@@ -434,8 +453,9 @@ class DiffusionSupervisedGenerator(DensityMixin, BaseEstimator):
 
         t0 = time.perf_counter()
         with torch_threads(resolve_n_threads(self.n_jobs)):
-            affine, teacher, choice = self._fit_teacher(X, weights, rng, device, budget)
-            t_end = sched.t_from_ratio(teacher.bandwidth)  # raises below the schedule's reach
+            affine, teacher, choice = self._fit_teacher(X, weights, rng, device, budget, sched.min_ratio)
+            sched.t_from_ratio(teacher.bandwidth)  # raises for an h below the schedule's reach
+            t_end = sched.t_from_ratio(teacher.ode_bandwidth)  # adaptive widths are floored at that reach
             t1 = time.perf_counter()
             n_labels = self.n_labels if self.n_labels != "auto" else _auto_labels(*teacher.data.shape)
             z, labels = make_labels_parallel(teacher, n_labels, sched, self.n_steps, seed=int(seeds[0]),
@@ -457,6 +477,7 @@ class DiffusionSupervisedGenerator(DensityMixin, BaseEstimator):
         self.preprocessing_, self.device_, self.t_end_ = affine, device, t_end
         self.teacher_ = teacher if self.keep_training_data else teacher.without_data()
         self.whiten_, self.variance_correction_ = choice.whiten, choice.variance_correction
+        self.teacher_kind_ = teacher.kind
         self.n_labels_, self.noise_ = n_labels, NOISE_FRACTION * teacher.width
         self.generator_, self.anchors_ = generator.requires_grad_(False), anchors
         self.n_iter_, self.loss_curve_, self.best_loss_ = res.n_iter, res.loss_curve, res.best_loss

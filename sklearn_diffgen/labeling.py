@@ -9,6 +9,8 @@ the same labels, bit for bit, everywhere.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import torch
 from torch import Tensor
@@ -16,7 +18,7 @@ from torch import Tensor
 from ._progress import progress_bar
 from ._validation import run_tasks
 from .schedules import LinearSchedule
-from .score import choose_precision, chunk_rows
+from .score import chunk_rows
 from .solvers import SOLVERS, solve
 from .teacher import Teacher
 
@@ -108,13 +110,14 @@ def make_labels(
     """
     kernel = teacher.kernel(budget_bytes)
     n, d = teacher.data.shape
-    t_end = schedule.t_from_ratio(teacher.bandwidth)
+    t_end = schedule.t_from_ratio(teacher.ode_bandwidth)
     n_data = n if score_batch_size is None else min(score_batch_size, n)
     rows = chunk_rows(n_data, budget_bytes, itemsize=8)
     z0 = torch.randn(n_labels, d, generator=generator, dtype=torch.float64).to(teacher.data.device)
     labels = torch.empty_like(z0)
     a_end = schedule.alpha(t_end)
     x_max = kernel.x_max
+    k_max = 0.0 if kernel.variances is None else float(kernel.variances.max())
     z_max = float(z0.norm(dim=1).max()) if n_labels else 0.0
     block = max(1, n_labels) if score_batch_size is None else LABELS_PER_MINIBATCH
     with progress_bar(verbose, total=n_labels * n_steps, desc="labelling", unit="step") as bar:
@@ -124,9 +127,8 @@ def make_labels(
 
             def denoiser(z, t, kb=kb):
                 a, b = schedule.alpha(t), schedule.sigma(t)
-                prec = precision
-                if prec == "auto":
-                    prec = choose_precision(a, b, a * x_max + b * z_max, x_max, d, kb.log_weight_max)
+                s = math.sqrt(a * a * k_max + b * b)  # the widest component's noise
+                prec = kb.precision(a, b, a * x_max + s * z_max, x_max) if precision == "auto" else precision
                 return kb.denoise(z, a, b, prec)
 
             for i in range(j, min(j + block, n_labels), rows):
@@ -153,10 +155,12 @@ def label_tasks(n_labels: int, seed: int) -> list[tuple[int, int]]:
     return [(size, int(s)) for size, s in zip(sizes, seeds)]
 
 
-def _label_task(size: int, seed: int, *, data, bandwidth: float, scale: float, log_weights=None, **kw):
+def _label_task(size: int, seed: int, *, data, bandwidth: float, scale: float, log_weights=None, widths=None,
+                bases=None, local_variances=None, **kw):
     """One task of :func:`make_labels_parallel`: (z, labels) as CPU arrays."""
-    lw = None if log_weights is None else torch.as_tensor(log_weights)
-    teacher = Teacher(torch.as_tensor(data), bandwidth, scale, lw)
+    tensor = lambda a: None if a is None else torch.as_tensor(a)  # noqa: E731
+    teacher = Teacher(torch.as_tensor(data), bandwidth, scale, tensor(log_weights), tensor(widths), tensor(bases),
+                      tensor(local_variances))
     z, x = make_labels(teacher, size, generator=torch.Generator().manual_seed(seed), **kw)
     return z.cpu().numpy(), x.cpu().numpy()
 
@@ -214,7 +218,8 @@ def make_labels_parallel(
     device = teacher.data.device
     on_cpu = device.type == "cpu"
     host = (lambda t: None if t is None else t.numpy()) if on_cpu else (lambda t: t)  # arrays: memory-mapped by loky
-    shared = dict(data=host(teacher.data), log_weights=host(teacher.log_weights), bandwidth=teacher.bandwidth,
+    shared = dict(data=host(teacher.data), log_weights=host(teacher.log_weights), widths=host(teacher.widths),
+                  bases=host(teacher.bases), local_variances=host(teacher.local_variances), bandwidth=teacher.bandwidth,
                   scale=teacher.scale, schedule=schedule, n_steps=n_steps, solver=solver,
                   score_batch_size=score_batch_size, budget_bytes=budget_bytes)
     results = run_tasks(_label_task, label_tasks(n_labels, seed), n_jobs=n_jobs, shared=shared,

@@ -17,6 +17,13 @@ estimate. With weights :math:`w_n` (summing to 1) the empirical law puts mass :m
 :math:`\log \sum_n w_n N(z; a x_n, b^2 I)`. :class:`Kernel` owns the data side of these sums
 (the data cast and transposed, the squared norms in float64, the weights, one scratch block
 and the memory budget) and evaluates them in blocks of queries, in log space.
+
+A point may also carry its own spread: with variances :math:`k_n^2` the data are the
+mixture :math:`\sum_n w_n N(x; x_n, k_n^2 I)` (an adaptive kernel density estimate), whose
+diffusion is :math:`\sum_n w_n N(z; a x_n, s_n^2 I)` with :math:`s_n^2 = a^2 k_n^2 + b^2`.
+The logits are then :math:`\log w_n - \tfrac d2 \log s_n^2 - |z - a x_n|^2 / (2 s_n^2)`, one
+product with z augmented by :math:`-|z|^2/2`, and the denoiser is the posterior mean of x
+under each component, :math:`\sum_n r_n \big(x_n b^2 / s_n^2 + z\, a k_n^2 / s_n^2\big)`.
 """
 
 from __future__ import annotations
@@ -53,7 +60,7 @@ def chunk_rows(n_cols: int, budget_bytes: int, itemsize: int = 8, n_buffers: int
 
 
 def logit_error_bound(a: float, b: float, z_max: float, x_max: float, eps: float, d: int = 1,
-                      log_weight_max: float = 0.0) -> float:
+                      log_weight_max: float = 0.0, quadratic: bool = False) -> float:
     r"""Bound on the absolute rounding error of the logits computed in a type of machine epsilon ``eps``.
 
     The logits are :math:`\mathrm{fl}(\beta_n + \alpha\, z \cdot x_n)` with
@@ -78,6 +85,12 @@ def logit_error_bound(a: float, b: float, z_max: float, x_max: float, eps: float
     on the bias term, 2.3 times in all on the 10-D data of ``benchmarks/labelling.py``, where
     it lets two more of the last steps run in float32.
 
+    With per-point spreads (``quadratic``, :class:`Kernel` with ``variances``) the product has
+    one more term, :math:`-|z|^2 / (2 s_n^2) \le |z|^2 / (2 b^2)` in size: the product's
+    length is d + 1 and its error :math:`\gamma_{d+6}` relative to
+    :math:`(a |z| |x| + |z|^2 / 2) / b^2`, since every :math:`s_n \ge b`. The bias's
+    :math:`\tfrac d2 \log s_n^2` is passed in ``log_weight_max``.
+
     Examples
     --------
     >>> logit_error_bound(1.0, 0.1, 2.0, 2.0, 2.0**-23, d=2)  # ~ (7 * 4 + 2 * 2) u / 0.01
@@ -85,13 +98,15 @@ def logit_error_bound(a: float, b: float, z_max: float, x_max: float, eps: float
     """
     u, u64 = 0.5 * eps, 0.5 * torch.finfo(torch.float64).eps
     gamma = lambda k: k * u / (1.0 - k * u)  # noqa: E731
-    bias = gamma(2) + (d + 3) * u64 if u > u64 else gamma(d + 5)
-    return ((gamma(d + 5) * a * z_max * x_max + bias * 0.5 * a * a * x_max * x_max) / (b * b)
+    k = d + 6 if quadratic else d + 5
+    bias = gamma(2) + (d + 3) * u64 if u > u64 else gamma(k)
+    product = a * z_max * x_max + (0.5 * z_max * z_max if quadratic else 0.0)
+    return ((gamma(k) * product + bias * 0.5 * a * a * x_max * x_max) / (b * b)
             + (gamma(2) + 2 * u64) * log_weight_max)
 
 
 def choose_precision(a: float, b: float, z_max: float, x_max: float, d: int = 1,
-                     log_weight_max: float = 0.0) -> str:
+                     log_weight_max: float = 0.0, quadratic: bool = False) -> str:
     """``"float32"`` when its logit error bound is below ``FLOAT32_LOGIT_TOL``, else ``"float64"``.
 
     Examples
@@ -99,7 +114,7 @@ def choose_precision(a: float, b: float, z_max: float, x_max: float, d: int = 1,
     >>> choose_precision(0.5, 1.0, 3.0, 3.0, d=2), choose_precision(1.0, 0.001, 3.0, 3.0, d=2)
     ('float32', 'float64')
     """
-    err = logit_error_bound(a, b, z_max, x_max, torch.finfo(torch.float32).eps, d, log_weight_max)
+    err = logit_error_bound(a, b, z_max, x_max, torch.finfo(torch.float32).eps, d, log_weight_max, quadratic)
     return "float32" if err < FLOAT32_LOGIT_TOL else "float64"
 
 
@@ -121,6 +136,10 @@ class Kernel:
     log_weights : Tensor of shape (N,) or None, default=None
         Log of the points' weights, float64, on x's device; they need not be normalised
         (:attr:`log_weights` holds them normalised). None gives every point 1/N.
+    variances : Tensor of shape (N,) or None, default=None
+        Each point's own variance :math:`k_n^2 \ge 0`: the data are then the mixture
+        :math:`\sum_n w_n N(x_n, k_n^2 I)` (see the module docstring). None is the empirical
+        law (every :math:`k_n = 0`), computed without the extra column.
 
     Examples
     --------
@@ -133,7 +152,7 @@ class Kernel:
     """
 
     def __init__(self, x: Tensor, budget_bytes: int = 256 * 2**20, *, log_weights: Tensor | None = None,
-                 _buffer: list | None = None):
+                 variances: Tensor | None = None, _buffer: list | None = None):
         self.x = x
         self.budget_bytes = int(budget_bytes)
         x64 = x.to(torch.float64)
@@ -143,6 +162,11 @@ class Kernel:
             log_weights = log_weights - torch.logsumexp(log_weights, dim=0)
         self.log_weights = log_weights
         self._weights = None if log_weights is None else log_weights.exp()
+        if variances is not None:
+            variances = variances.to(device=x.device, dtype=torch.float64)
+            if variances.shape != (x.shape[0],) or not bool((variances >= 0).all()):
+                raise ValueError("variances must be one non-negative value per data point")
+        self.variances = variances
         self._cast: dict = {}  # dtype -> (x in dtype, its contiguous transpose)
         self._buffer = [None] if _buffer is None else _buffer  # shared with subsets
 
@@ -159,11 +183,12 @@ class Kernel:
         return 0.0 if lw is None or not lw.numel() else float(lw.abs().max())
 
     def subset(self, rows: Tensor) -> "Kernel":
-        """The kernel of ``x[rows]`` (their weights renormalised), sharing this one's scratch
-        block and budget."""
+        """The kernel of ``x[rows]`` (their weights renormalised, their variances kept), sharing
+        this one's scratch block and budget."""
         rows = rows.to(self.x.device)
         lw = None if self.log_weights is None else self.log_weights[rows]
-        return Kernel(self.x[rows], self.budget_bytes, log_weights=lw, _buffer=self._buffer)
+        var = None if self.variances is None else self.variances[rows]
+        return Kernel(self.x[rows], self.budget_bytes, log_weights=lw, variances=var, _buffer=self._buffer)
 
     def minibatch(self, size: int | None, generator: torch.Generator) -> "Kernel":
         """The kernel of ``size`` rows drawn without replacement (itself when None or >= N).
@@ -189,6 +214,9 @@ class Kernel:
     def moments(self) -> tuple[Tensor, Tensor]:
         """Mean and covariance (divided by N, or weighted) of the data, in float64.
 
+        With ``variances``, those of the mixture: the points' covariance plus the mean
+        variance times the identity.
+
         Examples
         --------
         >>> x = torch.tensor([[0.0], [2.0], [2.0]], dtype=torch.float64)
@@ -197,7 +225,12 @@ class Kernel:
         True
         """
         x64 = self.x.to(torch.float64)
-        return self.mean(), torch.cov(x64.T, correction=0, aweights=self._weights).reshape(x64.shape[1], -1)
+        cov = torch.cov(x64.T, correction=0, aweights=self._weights).reshape(x64.shape[1], -1)
+        if self.variances is not None:
+            v = self.variances
+            spread = v.mean() if self._weights is None else self._weights @ v
+            cov = cov + spread * torch.eye(x64.shape[1], dtype=torch.float64, device=x64.device)
+        return self.mean(), cov
 
     def _data(self, dtype: torch.dtype) -> tuple[Tensor, Tensor]:
         if dtype not in self._cast:
@@ -221,17 +254,51 @@ class Kernel:
         return 0 if self._buffer[0] is None else self._buffer[0].numel()
 
     # ---------------------------------------------------------------------- sums
+    def spreads(self, a: float, b: float) -> Tensor | None:
+        r"""The components' variances :math:`s_n^2 = a^2 k_n^2 + b^2` at (a, b), float64; None without ``variances``."""
+        return None if self.variances is None else (a * a) * self.variances + b * b
+
+    def precision(self, a: float, b: float, z_max: float, x_max: float | None = None) -> str:
+        """The logits' arithmetic at (a, b) for queries of norm at most ``z_max`` (:func:`choose_precision`).
+
+        ``x_max`` bounds the data's norms (default: :attr:`x_max`; a mini-batch passes its
+        whole data's, so that every mini-batch decides alike).
+
+        Examples
+        --------
+        >>> k = Kernel(torch.ones(3, 2, dtype=torch.float64), variances=torch.full((3,), 0.5, dtype=torch.float64))
+        >>> k.precision(0.5, 1.0, 3.0), k.precision(1.0, 0.001, 3.0)
+        ('float32', 'float64')
+        """
+        d, lw = self.x.shape[1], self.log_weight_max
+        s2 = self.spreads(a, b)
+        if s2 is not None:
+            lw += 0.5 * d * float(s2.log().abs().max())
+        x_max = self.x_max if x_max is None else x_max
+        return choose_precision(a, b, z_max, x_max, d, lw, quadratic=s2 is not None)
+
     def logits(self, z: Tensor, a: float, b: float, dtype: torch.dtype = torch.float64):
         r"""Yield ``(start, block)``: the logits :math:`l_n` of consecutive rows of z, in ``dtype``.
 
-        The bias :math:`-a^2 |x_n|^2 / (2 b^2)` (plus :math:`\log w_n`) is computed in float64 and rounded once, then
-        fused into one matrix product (see :func:`logit_error_bound`). Every block is a view
-        of the same scratch memory: use it before taking the next.
+        The bias :math:`-a^2 |x_n|^2 / (2 b^2)` (plus :math:`\log w_n`) is computed in float64
+        and rounded once, then fused into one matrix product (see :func:`logit_error_bound`).
+        With ``variances`` the logits are
+        :math:`\log w_n - \tfrac d2 \log s_n^2 - |z - a x_n|^2 / (2 s_n^2)` up to a constant of
+        the row, from z augmented by :math:`-|z|^2/2` (in float64, rounded once) and the data
+        side :math:`(a x_n / s_n^2, 1 / s_n^2)`, recomputed for each (a, b). Every block is a
+        view of the same scratch memory: use it before taking the next.
         """
         if not b > 0:
             raise ValueError(f"b must be positive, got {b!r}")
-        x = self._data(dtype)[0]
-        bias = (-0.5 * a * a / (b * b)) * self.sqnorm
+        s2 = self.spreads(a, b)
+        if s2 is None:
+            x, alpha = self._data(dtype)[0], a / (b * b)
+            bias = (-0.5 * a * a / (b * b)) * self.sqnorm
+        else:
+            x64 = self.x.to(torch.float64)
+            x = torch.cat([x64 * (a / s2)[:, None], (1.0 / s2)[:, None]], dim=1).to(dtype)
+            alpha = 1.0
+            bias = (-0.5 * a * a) * self.sqnorm / s2 - (0.5 * self.x.shape[1]) * s2.log()
         if self.log_weights is not None:
             bias = bias + self.log_weights
         bias = bias.to(dtype)
@@ -241,19 +308,26 @@ class Kernel:
         rows = min(m, chunk_rows(n, min(self.budget_bytes, MAX_BLOCK_BYTES), x.element_size(), 1))
         block = self._block(rows, dtype)
         for i in range(0, m, rows):
-            zc = z[i : i + rows].to(dtype)
+            zc = z[i : i + rows]
+            if s2 is not None:
+                z64 = zc.to(torch.float64)
+                zc = torch.cat([z64, -0.5 * (z64 * z64).sum(dim=1, keepdim=True)], dim=1)
+            zc = zc.to(dtype)
             w = block[: zc.shape[0]]
-            torch.addmm(bias, zc, x.T, alpha=a / (b * b), out=w)
+            torch.addmm(bias, zc, x.T, alpha=alpha, out=w)
             yield i, w
 
     def denoise(self, z: Tensor, a: float, b: float, precision: str = "auto") -> Tensor:
-        r"""Posterior mean :math:`D(z) = E[x \mid z_t = z]` under the empirical law of the data.
+        r"""Posterior mean :math:`D(z) = E[x \mid z_t = z]` under the law of the data.
 
         :math:`D(z) = \sum_n w_n x_n` with :math:`w = \operatorname{softmax}(l(z))`: two
         matrix products and a softmax that subtracts the row maximum, so it neither
         overflows nor underflows at small b or in high dimension. Each block is written once
         by the first product, turned into weights in place and read once by the second. At
-        a = 0 the weights are uniform and D is the data mean, returned without a block.
+        a = 0 the weights are uniform and D is the data mean, returned without a block. With
+        ``variances`` each component's posterior mean
+        :math:`x_n b^2 / s_n^2 + z\, a k_n^2 / s_n^2` takes the place of :math:`x_n`, from the
+        same second product with one more row.
 
         Parameters
         ----------
@@ -262,9 +336,8 @@ class Kernel:
         a, b : float
             Schedule coefficients at the current time; ``b > 0``.
         precision : {"auto", "float32", "float64"}
-            Arithmetic of the logits. ``auto`` applies :func:`choose_precision` to the
-            largest norms in ``z`` and the data; callers that chunk should decide once for
-            all chunks.
+            Arithmetic of the logits. ``auto`` applies :meth:`precision` to the largest norm
+            in ``z``; callers that chunk should decide once for all chunks.
 
         Returns
         -------
@@ -275,14 +348,23 @@ class Kernel:
         if a == 0:  # z carries no information on x: the weights are the data's
             return self.mean().to(z.dtype).expand(z.shape).clone()
         if precision == "auto":
-            z_max = float(z.norm(dim=1).max()) if z.numel() else 0.0
-            precision = choose_precision(a, b, z_max, self.x_max, z.shape[1], self.log_weight_max)
+            precision = self.precision(a, b, float(z.norm(dim=1).max()) if z.numel() else 0.0)
         dtype = _DTYPES[precision]
-        xt = self._data(dtype)[1]
+        s2 = self.spreads(a, b)
+        if s2 is None:
+            xt = self._data(dtype)[1]
+        else:
+            x64 = self.x.to(torch.float64)
+            xt = torch.cat([x64 * (b * b / s2)[:, None], (a * self.variances / s2)[:, None]], dim=1)
+            xt = xt.to(dtype).T.contiguous()
         out = torch.empty(z.shape, dtype=z.dtype, device=z.device)
         for i, w in self.logits(z, a, b, dtype):
             torch.softmax(w, dim=1, out=w)  # weights, in place
-            out[i : i + w.shape[0]] = torch.mm(xt, w.T).T
+            mean = torch.mm(xt, w.T).T
+            if s2 is None:
+                out[i : i + w.shape[0]] = mean
+            else:
+                out[i : i + w.shape[0]] = mean[:, :-1] + z[i : i + w.shape[0]] * mean[:, -1:]
         return out
 
     def log_density(self, q: Tensor, a: float, b: float) -> Tensor:
@@ -307,7 +389,8 @@ class Kernel:
         r""":meth:`log_density` for several ``(a, b)`` pairs, from one product per block of q.
 
         The squared distances are expanded as :math:`|q|^2 - 2 a\, q \cdot x_n + a^2 |x_n|^2`
-        and clamped at 0, in float64.
+        and clamped at 0, in float64. With ``variances`` component n has variance
+        :math:`s_n^2 = a^2 k_n^2 + b^2`.
 
         Returns
         -------
@@ -326,7 +409,13 @@ class Kernel:
             c = torch.mm(qi, x.T, out=cross[: qi.shape[0]])
             qq = (qi * qi).sum(dim=1, keepdim=True)
             for k, (a, b) in enumerate(pairs):
-                dist = (qq - (2.0 * a) * c + (a * a) * self.sqnorm).clamp_min_(0.0).mul_(-0.5 / (b * b))
+                dist = (qq - (2.0 * a) * c + (a * a) * self.sqnorm).clamp_min_(0.0)
+                s2 = self.spreads(a, b)
+                if s2 is not None:  # each component's own variance, and its normalisation
+                    log_c = (-log_n if lw is None else lw) - 0.5 * d * (2.0 * math.pi * s2).log()
+                    out[k, i : i + rows] = torch.logsumexp(dist.mul_(-0.5 / s2).add_(log_c), dim=1)
+                    continue
+                dist.mul_(-0.5 / (b * b))
                 norm = 0.5 * d * math.log(2.0 * math.pi * b * b)
                 if lw is None:
                     out[k, i : i + rows] = torch.logsumexp(dist, dim=1) - log_n - norm

@@ -30,8 +30,18 @@ of the diffusion model (Huang, Lim & Courville 2021), exposed as
 the correction by the teacher's cross-validated likelihood
 (:func:`cross_validated_log_likelihood`).
 
+The teacher may also give each point its own kernel, and stay a Gaussian mixture with a
+closed-form diffused score: the adaptive teacher widths :math:`h \lambda_n` from Abramson's
+square-root law (:func:`abramson_widths`), the local teacher
+:math:`h^2 I + V_n \operatorname{diag}(\mu_n) V_n^\top` from each point's neighbours
+(:mod:`sklearn_diffgen.manifold`). :data:`TEACHERS` lists the kinds, and
+:func:`build_teacher` makes the one :func:`select_teacher` chose.
+
 References
 ----------
+I. S. Abramson. On bandwidth variation in kernel estimates: a square root law. Annals of
+Statistics 10(4), 1982.
+
 C.-W. Huang, J. H. Lim, A. Courville. A variational perspective on diffusion-based generative
 models and score matching. NeurIPS 2021. https://arxiv.org/abs/2106.02808
 
@@ -41,6 +51,7 @@ smoothed bootstrap with variance correction). Chapman & Hall, 1986.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from typing import NamedTuple
@@ -48,16 +59,40 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
+from .manifold import LocalKernel, local_covariances
 from .score import Kernel
 
 __all__ = ["Teacher", "TeacherChoice", "select_teacher", "cross_validated_log_likelihood", "effective_size",
-           "resolve_bandwidth", "variance_scale", "standard_normal_log_density",
-           "WIDE_BANDWIDTHS", "CV_ROWS"]
+           "resolve_bandwidth", "variance_scale", "standard_normal_log_density", "abramson_widths", "build_teacher",
+           "local_neighbors", "TEACHERS", "AUTO_TEACHERS", "ABRAMSON", "LOCAL_RANKS", "WIDE_BANDWIDTHS", "CV_ROWS"]
 
 #: ``bandwidth="auto"`` cross-validates the teacher on at most this many rows.
 CV_ROWS = 2000
 #: Extra bandwidths of the ``auto`` grid, where the variance-corrected teacher nears a Gaussian.
 WIDE_BANDWIDTHS = (2.5, 5.0, 10.0)
+#: The teachers' kinds: ``kde`` has one width; ``adaptive`` a width per point, by Abramson's
+#: square-root law (:func:`abramson_widths`); ``local`` a kernel stretched along each point's
+#: neighbours (:func:`~sklearn_diffgen.manifold.local_covariances`).
+TEACHERS = ("kde", "adaptive", "local")
+#: The kinds ``teacher="auto"`` chooses from: those whose labelling costs as much as the plain
+#: kernel's (the local teacher's costs r + 1 times as much, so it is chosen by hand).
+AUTO_TEACHERS = ("kde", "adaptive")
+#: The sensitivity of the adaptive teacher's widths to its pilot density (Abramson's law).
+ABRAMSON = 0.5
+#: The ranks r the local teacher tries (those below the dimension), each with
+#: :func:`local_neighbors` neighbours.
+LOCAL_RANKS = (1, 4, 16, 32)
+
+
+def local_neighbors(rank: int, n: int) -> int:
+    """Neighbours k of a local covariance of rank r among n rows: 2 r + 10, at most n - 1.
+
+    Examples
+    --------
+    >>> local_neighbors(4, 1000), local_neighbors(32, 50)
+    (18, 49)
+    """
+    return min(2 * int(rank) + 10, int(n) - 1)
 
 
 def standard_normal_log_density(z: Tensor) -> Tensor:
@@ -104,13 +139,80 @@ def resolve_bandwidth(bandwidth, n: int, d: int) -> float:
     return float(bandwidth)
 
 
+def abramson_widths(x: Tensor, bandwidth: float, sensitivity: float = ABRAMSON, *,
+                    pilot_rows: Tensor | None = None, log_weights: Tensor | None = None,
+                    budget_bytes: int = 256 * 2**20) -> Tensor:
+    r"""Each row's relative kernel width :math:`\lambda_n = (\tilde f(x_n) / g)^{-\alpha}` (Abramson 1982).
+
+    :math:`\tilde f` is the pilot: the kernel density estimate of the rows ``pilot_rows`` of
+    x (all of them by default) with bandwidth h. A row that is not a pilot row joins the
+    pilot for its own estimate, as one more row of mean weight, as the pilot rows do, so that
+    a row far from the pilot's rows gets a bounded width rather than
+    :math:`\tilde f \to 0`. g is the geometric mean of :math:`\tilde f(x_n)` over the rows
+    (weighted by their weights), so that the widths' geometric mean is 1 and h keeps its
+    scale. With :math:`\alpha = 1/2`, Abramson's square-root law, the adaptive estimate's
+    bias is of order :math:`h^4` instead of :math:`h^2`; rows in sparse regions get wider kernels.
+
+    Parameters
+    ----------
+    x : Tensor of shape (n, d)
+        Rows that get a width.
+    bandwidth : float
+        The pilot's bandwidth h.
+    sensitivity : float, default=0.5
+        The exponent :math:`\alpha`; 0 gives every row width 1.
+    pilot_rows : Tensor of shape (m,) or None
+        Indices of the pilot's rows.
+    log_weights : Tensor of shape (n,) or None
+        Log-weights of the rows.
+    budget_bytes : int
+        Memory for the pilot's blocks.
+
+    Returns
+    -------
+    Tensor of shape (n,), float64
+
+    References
+    ----------
+    I. S. Abramson. On bandwidth variation in kernel estimates: a square root law. Annals of
+    Statistics 10(4), 1982.
+
+    Examples
+    --------
+    The row far from the others gets the widest kernel:
+
+    >>> x = torch.tensor([[0.0], [0.1], [0.2], [3.0]], dtype=torch.float64)
+    >>> lam = abramson_widths(x, 0.5)
+    >>> int(lam.argmax()), round(float(lam.log().mean()), 12)
+    (3, 0.0)
+    """
+    pilot, pilot_lw = x, log_weights
+    if pilot_rows is not None:
+        pilot_rows = pilot_rows.to(x.device)
+        pilot, pilot_lw = x[pilot_rows], None if log_weights is None else log_weights[pilot_rows]
+    log_f = Kernel(pilot, budget_bytes, log_weights=pilot_lw).log_density(x, 1.0, bandwidth)
+    if pilot_rows is not None:  # each other row in its own pilot: (m f + K_h(0)) / (m + 1)
+        (m, d), outside = pilot.shape, torch.ones(x.shape[0], dtype=torch.bool, device=x.device)
+        outside[pilot_rows] = False
+        own = -0.5 * d * math.log(2.0 * math.pi * bandwidth * bandwidth)
+        log_f[outside] = torch.logaddexp(log_f[outside] + math.log(m), torch.tensor(own).to(log_f)) - math.log(m + 1)
+    w = None if log_weights is None else torch.softmax(log_weights.to(log_f), dim=0)
+    centre = log_f.mean() if w is None else w @ log_f
+    return torch.exp(-float(sensitivity) * (log_f - centre))
+
+
 @dataclass(frozen=True)
 class Teacher:
-    r"""The law of the labels: :math:`q(u) = \frac1N \sum_n N(u; c\,x_n, c^2 h^2 I)`.
+    r"""The law of the labels: :math:`q(u) = \frac1N \sum_n N(u; c\,x_n, c^2 h^2 \lambda_n^2 I)`.
 
     Labelling diffuses the data x and stops where :math:`b/a = h`; the labels are then
     scaled by c (1 without the variance correction). Everything is in the model's
-    coordinates (standardised, optionally whitened).
+    coordinates (standardised, optionally whitened). The plain teacher has every
+    :math:`\lambda_n = 1`; the adaptive one (``widths``, :func:`abramson_widths`) gives each
+    point its own width. Its labelling diffuses the mixture
+    :math:`\sum_n N(x_n, h^2 (\lambda_n^2 - \lambda_{\min}^2) I)` and stops where
+    :math:`b/a = h \lambda_{\min}` (:attr:`ode_bandwidth`), which adds the rest of each
+    component's variance.
 
     Parameters
     ----------
@@ -126,6 +228,14 @@ class Teacher:
         Log-weights of the data points (``fit(X, sample_weight=w)``: :math:`\log w_n`, not
         necessarily normalised), float64, on the data's device; the mixture then weighs
         :math:`x_n` by :math:`w_n / \sum_m w_m` instead of 1/N. None weighs them alike.
+    widths : Tensor of shape (N,) or None, default=None
+        The points' relative widths :math:`\lambda_n > 0`, float64, on the data's device;
+        None gives every point width h.
+    bases, local_variances : Tensor of shape (N, d, r) and (N, r), or None
+        The local teacher's directions :math:`V_n` and variances :math:`\mu_n`: point n's
+        kernel is :math:`N(c x_n, c^2 (h^2 I + V_n \operatorname{diag}(\mu_n) V_n^\top))`
+        (:mod:`sklearn_diffgen.manifold`); labelling diffuses the rank-r part and stops
+        at :math:`b/a = h`.
 
     Examples
     --------
@@ -143,27 +253,58 @@ class Teacher:
     bandwidth: float
     scale: float = 1.0
     log_weights: Tensor | None = None
+    widths: Tensor | None = None
+    bases: Tensor | None = None
+    local_variances: Tensor | None = None
+    #: ``"kde"`` (one width), ``"adaptive"`` (a width per point) or ``"local"``: one of
+    #: :data:`TEACHERS`, read off the fields unless given (as :meth:`without_data` does).
+    kind: str = ""
+    #: The local teacher's rank r (0 for the others), read off ``bases`` unless given.
+    rank: int = 0
+
+    def __post_init__(self):
+        if not self.kind:
+            kind = "local" if self.bases is not None else "kde" if self.widths is None else "adaptive"
+            object.__setattr__(self, "kind", kind)
+        if self.bases is not None:
+            object.__setattr__(self, "rank", int(self.bases.shape[2]))
 
     @property
     def width(self) -> float:
-        """The kernel width :math:`c h` of the teacher's mixture."""
+        """The kernel width :math:`c h` of the teacher's mixture (the widths' geometric mean, adaptive)."""
         return self.scale * self.bandwidth
 
+    @property
+    def ode_bandwidth(self) -> float:
+        r"""Where labelling stops: :math:`b/a = h \lambda_{\min}` (h for the plain teacher)."""
+        return self.bandwidth if self.widths is None else self.bandwidth * float(self.widths.min())
+
     def kernel(self, budget_bytes: int = 256 * 2**20) -> Kernel:
-        """The kernel over the (unscaled) data, whose denoiser labelling integrates."""
+        r"""The kernel over the (unscaled) data, whose denoiser labelling integrates.
+
+        An adaptive teacher's points carry the variances :math:`h^2 (\lambda_n^2 - \lambda_{\min}^2)`.
+        """
         if self.data is None:
             raise ValueError("this teacher keeps no data (Teacher.without_data): it has no kernel or density")
-        return Kernel(self.data, budget_bytes, log_weights=self.log_weights)
+        if self.bases is not None:
+            return LocalKernel(self.data, self.bases, self.local_variances, budget_bytes, log_weights=self.log_weights)
+        var = None
+        if self.widths is not None:
+            low = float(self.widths.min())
+            var = (self.bandwidth ** 2) * (self.widths - low) * (self.widths + low)  # >= 0 in floating point
+        return Kernel(self.data, budget_bytes, log_weights=self.log_weights, variances=var)
 
     def to(self, device) -> "Teacher":
         """The same teacher with its data on ``device``."""
         if self.data is None:
             return self
-        lw = None if self.log_weights is None else self.log_weights.to(device)
-        return Teacher(self.data.to(device), self.bandwidth, self.scale, lw)
+        move = lambda t: None if t is None else t.to(device)  # noqa: E731
+        return Teacher(self.data.to(device), self.bandwidth, self.scale, move(self.log_weights), move(self.widths),
+                       move(self.bases), move(self.local_variances), self.kind, self.rank)
 
     def without_data(self) -> "Teacher":
-        """The same bandwidth and scale, without the data (and weights): what a fitted model keeps by default.
+        """The same bandwidth, scale, kind and rank, without the data (and their weights, widths and
+        local covariances): what a fitted model keeps by default.
 
         Examples
         --------
@@ -171,11 +312,11 @@ class Teacher:
         >>> t.data is None, t.width
         (True, 0.5)
         """
-        return Teacher(None, self.bandwidth, self.scale)
+        return Teacher(None, self.bandwidth, self.scale, kind=self.kind, rank=self.rank)
 
     def log_prob(self, u: Tensor, *, budget_bytes: int = 256 * 2**20) -> Tensor:
         """Exact log-density of the teacher at the rows of ``u``, in float64 (O(N) per row)."""
-        return self.kernel(budget_bytes).log_density(u, self.scale, self.width)
+        return self.kernel(budget_bytes).log_density(u, self.scale, self.scale * self.ode_bandwidth)
 
     def logdet_targets(self, z: Tensor, labels: Tensor, *, budget_bytes: int = 256 * 2**20) -> Tensor:
         r"""The teacher map's :math:`\log|\det \partial T / \partial z|` at each label pair.
@@ -202,7 +343,7 @@ class Teacher:
 def cross_validated_log_likelihood(x: Tensor, bandwidths, *, variance_correction: bool = False,
                                    n_folds: int = 3, generator: torch.Generator | None = None,
                                    budget_bytes: int = 256 * 2**20,
-                                   log_weights: Tensor | None = None) -> Tensor:
+                                   log_weights: Tensor | None = None, kind: str = "kde", rank: int = 0) -> Tensor:
     r"""Mean held-out log-density of the teacher for each bandwidth, by K-fold cross-validation.
 
     Fold k scores its rows under the teacher built on the other folds (:class:`Teacher`,
@@ -227,6 +368,13 @@ def cross_validated_log_likelihood(x: Tensor, bandwidths, *, variance_correction
     log_weights : Tensor of shape (n,) or None
         Log-weights of the rows: each fold's teacher is weighted (:class:`Teacher`), and the
         score is the weighted mean of the held-out log-densities over all folds.
+    kind : {"kde", "adaptive", "local"}, default="kde"
+        The teacher to score. ``adaptive``: each fold's rows get the widths of
+        :func:`abramson_widths` from their own pilot at each bandwidth; ``local``: their
+        local covariances of rank ``rank`` among themselves (:func:`local_neighbors`
+        neighbours), once per fold. Both cost a product per bandwidth, instead of one for all.
+    rank : int
+        The local teacher's rank r.
 
     Returns
     -------
@@ -262,13 +410,54 @@ def cross_validated_log_likelihood(x: Tensor, bandwidths, *, variance_correction
         w = torch.softmax(log_weights.to(device=x.device, dtype=torch.float64), dim=0)
     for k in range(n_folds):
         val, train = perm[fold == k], perm[fold != k]
-        if log_weights is None:
+        if kind != "kde":
+            lw = None if log_weights is None else w[train].log()
+            xt = x[train]
+            if kind == "local":
+                cov = local_covariances(xt, local_neighbors(rank, xt.shape[0]), rank, budget_bytes=budget_bytes)
+            for j, h in enumerate(hs):
+                if kind == "local":
+                    teacher = _local_teacher(xt, h, cov, variance_correction, lw)
+                else:
+                    teacher = _adaptive_teacher(xt, h, variance_correction, lw, budget_bytes)
+                logp = teacher.log_prob(x[val], budget_bytes=budget_bytes)
+                out[j] += float(logp.mean() / n_folds if log_weights is None else logp @ w[val])
+        elif log_weights is None:
             logp = Kernel(x[train], budget_bytes).log_densities(x[val], coefficients)
             out += logp.mean(dim=1).cpu() / n_folds
         else:
             kernel = Kernel(x[train], budget_bytes, log_weights=w[train].log())
             out += (kernel.log_densities(x[val], coefficients) @ w[val]).cpu()
     return out
+
+
+def _adaptive_teacher(x: Tensor, bandwidth: float, variance_correction: bool, log_weights: Tensor | None,
+                      budget_bytes: int, pilot_rows: Tensor | None = None, pilot_bandwidth: float | None = None,
+                      min_width: float = 0.0) -> Teacher:
+    """The adaptive teacher of ``x``: widths from a pilot at ``pilot_bandwidth`` (h by default),
+    each at least ``min_width``."""
+    lam = abramson_widths(x, bandwidth if pilot_bandwidth is None else pilot_bandwidth, ABRAMSON,
+                          pilot_rows=pilot_rows, log_weights=log_weights, budget_bytes=budget_bytes)
+    if min_width > 0:
+        lam = lam.clamp_min(min_width / bandwidth)
+    c = 1.0
+    if variance_correction:  # the mixture's variance is 1 + h^2 E[lambda^2] per standardised unit
+        w = None if log_weights is None else torch.softmax(log_weights.to(lam), dim=0)
+        mean_sq = (lam * lam).mean() if w is None else w @ (lam * lam)
+        c = variance_scale(bandwidth * math.sqrt(float(mean_sq)))
+    return Teacher(x, bandwidth, c, log_weights, lam)
+
+
+def _local_teacher(x: Tensor, bandwidth: float, covariances: tuple[Tensor, Tensor], variance_correction: bool,
+                   log_weights: Tensor | None) -> Teacher:
+    """The local teacher of ``x`` with the local ``covariances`` (bases, variances)."""
+    bases, mu = covariances
+    c = 1.0
+    if variance_correction:  # the mixture's mean variance is 1 + h^2 + E[sum_j mu_nj] / d per unit
+        total = mu.sum(dim=1)
+        extra = total.mean() if log_weights is None else torch.softmax(log_weights.to(total), dim=0) @ total
+        c = variance_scale(math.sqrt(bandwidth * bandwidth + float(extra) / x.shape[1]))
+    return Teacher(x, bandwidth, c, log_weights, bases=bases, local_variances=mu)
 
 
 class TeacherChoice(NamedTuple):
@@ -278,6 +467,42 @@ class TeacherChoice(NamedTuple):
     whiten: bool
     variance_correction: bool
     score: float
+    kind: str = "kde"
+    #: The bandwidth on the rows that were cross-validated, before the rescaling to all rows.
+    pilot_bandwidth: float = math.nan
+    #: The local teacher's rank r (0 for the others).
+    rank: int = 0
+
+
+def build_teacher(data: Tensor, choice: TeacherChoice, *, log_weights: Tensor | None = None,
+                  pilot_rows: Tensor | None = None, min_width: float = 0.0,
+                  budget_bytes: int = 256 * 2**20) -> Teacher:
+    r"""The :class:`Teacher` of ``data`` (model coordinates) that ``choice`` describes.
+
+    An adaptive teacher takes its pilot density from the rows ``pilot_rows`` (those that
+    were cross-validated; all by default) at ``choice.pilot_bandwidth`` (the bandwidth by
+    default), and a local one its neighbours from them, so that the cost grows as N times
+    those rows. ``min_width`` floors the adaptive teacher's widths :math:`h \lambda_n` (a
+    schedule's smallest reachable ratio b/a).
+
+    Examples
+    --------
+    >>> x = torch.randn(100, 2, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    >>> t = build_teacher(x, TeacherChoice(0.3, False, True, math.nan, "adaptive"))
+    >>> t.kind, t.widths.shape, t.scale < variance_scale(0.3)  # the mean width is above h
+    ('adaptive', torch.Size([100]), True)
+    """
+    h = choice.bandwidth
+    if choice.kind == "kde":
+        return Teacher(data, h, variance_scale(h) if choice.variance_correction else 1.0, log_weights)
+    if choice.kind == "local":
+        m = data.shape[0] if pilot_rows is None else len(pilot_rows)
+        cov = local_covariances(data, local_neighbors(choice.rank, m), choice.rank, reference_rows=pilot_rows,
+                                budget_bytes=budget_bytes)
+        return _local_teacher(data, h, cov, choice.variance_correction, log_weights)
+    ph = None if math.isnan(choice.pilot_bandwidth) else choice.pilot_bandwidth
+    return _adaptive_teacher(data, h, choice.variance_correction, log_weights, budget_bytes, pilot_rows=pilot_rows,
+                             pilot_bandwidth=ph, min_width=min_width)
 
 
 def effective_size(log_weights: Tensor | None, n: int) -> float:
@@ -295,14 +520,16 @@ def effective_size(log_weights: Tensor | None, n: int) -> float:
 
 
 def select_teacher(x: Tensor, n_total: float, bandwidth, whiten, variance_correction, *,
-                   whitening: tuple[Tensor, float], fold_seed: int = 0,
+                   whitening: tuple[Tensor, float], teacher: str = "kde", fold_seed: int = 0,
                    budget_bytes: int = 256 * 2**20, log_weights: Tensor | None = None) -> TeacherChoice:
-    r"""Bandwidth, whitening and variance correction of the teacher, by cross-validation.
+    r"""Kind, bandwidth, whitening and variance correction of the teacher, by cross-validation.
 
-    Every setting left to ``"auto"`` is chosen to maximise the 3-fold cross-validated
+    Every setting left to ``"auto"`` (the kind: ``teacher="auto"`` tries those of
+    :data:`AUTO_TEACHERS`) is chosen to maximise the 3-fold cross-validated
     log-likelihood of the teacher (:func:`cross_validated_log_likelihood`) on the rows
     ``x``, in standardised units (whitened scores get :math:`\log|\det W|`), on the same
-    folds. The ``auto`` grid is 17 values log-spaced in Scott's factor for these m rows
+    folds. The adaptive teacher is scored on the 5 bandwidths of the grid around the plain
+    teacher's best (each costs a product of its own). The ``auto`` grid is 17 values log-spaced in Scott's factor for these m rows
     times [0.05, 2], and :data:`WIDE_BANDWIDTHS`. A bandwidth chosen on m of the
     ``n_total`` rows is rescaled by Scott's :math:`(m/n)^{1/(d+4)}`. With weights, m and n
     are effective sample sizes (:func:`effective_size`). On a tie (one column, or no
@@ -319,6 +546,8 @@ def select_teacher(x: Tensor, n_total: float, bandwidth, whiten, variance_correc
         The estimator's parameters: a value, or ``"auto"``.
     whitening : (Tensor of shape (d, d), float)
         The symmetric whitening matrix W and :math:`\log|\det W|`.
+    teacher : {"kde", "adaptive", "local", "auto"}, default="kde"
+        The kind of teacher, or ``"auto"`` to choose it too (from :data:`AUTO_TEACHERS`).
     fold_seed : int
         Seeds the dealing of the rows into folds, the same for every candidate.
     budget_bytes : int
@@ -343,24 +572,46 @@ def select_teacher(x: Tensor, n_total: float, bandwidth, whiten, variance_correc
     m = effective_size(log_weights, x.shape[0])
     whitens = [False, True] if whiten == "auto" else [bool(whiten)]
     corrections = [False, True] if variance_correction == "auto" else [bool(variance_correction)]
-    if bandwidth != "auto" and len(whitens) == len(corrections) == 1:
-        return TeacherChoice(resolve_bandwidth(bandwidth, n_total, d), whitens[0], corrections[0], math.nan)
+    kinds = list(AUTO_TEACHERS) if teacher == "auto" else [teacher]
+    n_fold = x.shape[0] - math.ceil(x.shape[0] / min(3, x.shape[0]))  # rows of a fold's teacher, at least
+    ranks = [r for r in LOCAL_RANKS if r < d and r <= local_neighbors(r, n_fold)]
+    if not ranks and "local" in kinds:
+        if teacher == "local":
+            raise ValueError(f"teacher='local' needs at least 2 features and 3 rows, got {d} and {x.shape[0]}")
+        kinds.remove("local")
+    if bandwidth != "auto" and len(whitens) == len(corrections) == len(kinds) == 1 and kinds != ["local"]:
+        return TeacherChoice(resolve_bandwidth(bandwidth, n_total, d), whitens[0], corrections[0], math.nan, kinds[0])
     if bandwidth == "auto":
         grid = [*(m ** (-1.0 / (d + 4)) * torch.logspace(-1.3, 0.3, 17, dtype=torch.float64)).tolist(),
                 *WIDE_BANDWIDTHS]
     else:
         grid = [resolve_bandwidth(bandwidth, n_total, d)]
-    best = TeacherChoice(grid[0], whitens[0], corrections[0], -math.inf)
+    best = TeacherChoice(grid[0], whitens[0], corrections[0], -math.inf, kinds[0],
+                         rank=ranks[0] if kinds[0] == "local" else 0)  # kept if no score is finite
     W, logdet = whitening
+    cv = functools.partial(cross_validated_log_likelihood, n_folds=min(3, x.shape[0]), budget_bytes=budget_bytes,
+                           log_weights=log_weights)
     for w in whitens:
         xw = x @ W.to(x) if w else x  # W is symmetric
         for c in corrections:
-            cv = cross_validated_log_likelihood(xw, grid, variance_correction=c, n_folds=min(3, x.shape[0]),
-                                                generator=torch.Generator().manual_seed(int(fold_seed)),
-                                                budget_bytes=budget_bytes, log_weights=log_weights)
-            i = int(torch.argmax(cv))
-            score = float(cv[i]) + (logdet if w else 0.0)
-            if score > best.score:
-                best = TeacherChoice(grid[i], w, c, score)
+            folds = lambda: torch.Generator().manual_seed(int(fold_seed))  # noqa: E731  the same folds for all
+            scores = cv(xw, grid, variance_correction=c, generator=folds())
+            i = int(torch.argmax(scores))
+            candidates = [(float(scores[i]), grid[i], "kde", 0)] if "kde" in kinds else []
+            if "adaptive" in kinds:  # its best bandwidth is near the plain one's: score the 5 around it
+                near = grid[max(0, i - 2): i + 3]
+                ad = cv(xw, near, variance_correction=c, generator=folds(), kind="adaptive")
+                j = int(torch.argmax(ad))
+                candidates.append((float(ad[j]), near[j], "adaptive", 0))
+            if "local" in kinds:  # its isotropic part is narrower: the 7 at and below the plain one's
+                below = grid[max(0, i - 6): i + 1]
+                for r in ranks:
+                    lo = cv(xw, below, variance_correction=c, generator=folds(), kind="local", rank=r)
+                    j = int(torch.argmax(lo))
+                    candidates.append((float(lo[j]), below[j], "local", r))
+            for score, h, kind, r in candidates:
+                score += logdet if w else 0.0
+                if score > best.score:
+                    best = TeacherChoice(h, w, c, score, kind, rank=r)
     h = best.bandwidth * (m / n_total) ** (1.0 / (d + 4)) if bandwidth == "auto" else best.bandwidth
-    return best._replace(bandwidth=float(h))
+    return best._replace(bandwidth=float(h), pilot_bandwidth=float(best.bandwidth))

@@ -361,7 +361,7 @@ def test_grid_search_over_bandwidth_steps_and_width(gauss_data):
 
 def test_teacher_density_is_the_kde_of_the_standardised_data(fitted, gauss_data):
     Xtr, Xte, _ = gauss_data
-    est = DSG(bandwidth=0.1, whiten=False, variance_correction=False, keep_training_data=True,
+    est = DSG(bandwidth=0.1, teacher="kde", whiten=False, variance_correction=False, keep_training_data=True,
               random_state=0, **{**FAST, "max_iter": 2})
     with pytest.warns(ConvergenceWarning):
         est.fit(Xtr)
@@ -381,7 +381,7 @@ def test_teacher_density_is_a_gaussian_mixture_in_data_units(gauss_data, whiten,
     # correlation matrix, c = 1 / sqrt(1 + h^2) with the correction and 1 without
     Xtr, Xte, _ = gauss_data
     Xtr, h = Xtr[:300], 0.7
-    est = DSG(bandwidth=h, whiten=whiten, variance_correction=correction, keep_training_data=True,
+    est = DSG(bandwidth=h, teacher="kde", whiten=whiten, variance_correction=correction, keep_training_data=True,
               random_state=0, **{**FAST, "max_iter": 2})
     with pytest.warns(ConvergenceWarning):
         est.fit(Xtr)
@@ -538,3 +538,51 @@ def test_thread_count_is_scoped_to_each_call(rng, monkeypatch):
         assert set(seen) == {1}
     finally:
         real(before)
+
+
+@pytest.mark.parametrize("kind", ["adaptive", "local"])
+def test_adaptive_and_local_teacher_densities_in_data_units(gauss_data, kind):
+    # brute force in data units: point n's kernel N(m + c C x_n, c^2 C S_n C^T), S_n its
+    # covariance in model units (h^2 lambda_n^2 I, or h^2 I + V_n diag(mu_n) V_n^T)
+    Xtr, Xte, _ = gauss_data
+    Xtr = Xtr[:300]
+    est = DSG(teacher=kind, whiten=False, keep_training_data=True, random_state=0, **{**FAST, "max_iter": 2})
+    with pytest.warns(ConvergenceWarning):
+        est.fit(Xtr)
+    t = est.teacher_
+    assert est.teacher_kind_ == t.kind == kind
+    mean, std = Xtr.mean(0), Xtr.std(0)
+    x = t.data.numpy()
+    if kind == "adaptive":
+        S = (t.bandwidth * t.widths.numpy())[:, None, None] ** 2 * np.eye(2)
+    else:
+        V, mu = t.bases.numpy(), t.local_variances.numpy()
+        S = t.bandwidth**2 * np.eye(2) + np.einsum("ndr,nr,ner->nde", V, mu, V)
+    C = np.diag(std)
+    dens = np.mean([multivariate_normal(mean + t.scale * C @ x[n], t.scale**2 * C @ S[n] @ C).pdf(Xte[:20])
+                    for n in range(len(x))], axis=0)
+    np.testing.assert_allclose(est.score_samples(Xte[:20], method="teacher"), np.log(dens), rtol=1e-7)
+
+
+def test_adaptive_widths_are_floored_where_the_schedule_stops(gauss_data):
+    # the authors' schedule cannot reach b/a below 0.1: the adaptive widths h lambda_n are
+    # floored there, and the labels still follow the (floored) teacher's density
+    Xtr = gauss_data[0][:300]
+    est = DSG(bandwidth=0.12, teacher="adaptive", schedule="authors", whiten=False, variance_correction=False,
+              keep_training_data=True, random_state=0, **{**FAST, "max_iter": 2})
+    with pytest.warns(ConvergenceWarning):
+        est.fit(Xtr)
+    t = est.teacher_
+    assert t.ode_bandwidth == pytest.approx(0.1) and float(t.widths.max()) > 1.2
+
+
+def test_auto_teacher_is_the_fit_of_the_kind_it_picks():
+    # heavy-tailed columns: cross-validation picks the adaptive teacher, and the auto fit is
+    # that teacher's fit, bit for bit
+    X = np.random.RandomState(0).standard_t(2, size=(400, 2))
+    auto = DSG(random_state=0, **FAST).fit(X)
+    assert auto.teacher_kind_ == "adaptive"
+    same = DSG(teacher="adaptive", random_state=0, **FAST).fit(X)
+    np.testing.assert_array_equal(auto.sample(50, random_state=1), same.sample(50, random_state=1))
+    kde = DSG(teacher="kde", random_state=0, **FAST).fit(X)
+    assert kde.teacher_kind_ == "kde" and not np.array_equal(kde.sample(50, random_state=1), auto.sample(50, random_state=1))

@@ -198,3 +198,71 @@ def test_kernel_moments_are_the_data_mean_and_covariance():
     mean, cov = Kernel(x).moments()
     torch.testing.assert_close(mean, x.mean(0))
     torch.testing.assert_close(cov, torch.cov(x.T) * 499 / 500)
+
+
+def _spread_log_density(z, x, var, a, b, log_w=None):
+    """log sum_n w_n N(z; a x_n, (a^2 k_n^2 + b^2) I), brute force."""
+    s2 = a * a * var + b * b
+    d = x.shape[1]
+    d2 = ((z[:, None, :] - a * x[None, :, :]) ** 2).sum(-1)
+    lw = torch.full((x.shape[0],), -math.log(x.shape[0]), dtype=f64) if log_w is None else log_w - torch.logsumexp(log_w, 0)
+    return torch.logsumexp(lw - 0.5 * d2 / s2 - 0.5 * d * torch.log(2 * math.pi * s2), dim=1)
+
+
+@pytest.mark.parametrize("d, a, b, weighted", [(2, 0.9, 0.3, False), (3, 0.99, 0.02, True), (20, 0.7, 0.5, False)])
+def test_spread_kernel_score_and_density_match_autograd_of_the_mixture(d, a, b, weighted):
+    # points with their own variances: the denoiser gives the score of the diffused mixture,
+    # and log_density its value, against autograd of the brute-force log-density
+    g = torch.Generator().manual_seed(7)
+    x = torch.randn(200, d, generator=g, dtype=f64)
+    var = 0.3 * torch.rand(200, generator=g, dtype=f64) ** 2
+    var[0] = 0.0
+    log_w = torch.randn(200, generator=g, dtype=f64) if weighted else None
+    z = (a * x[:30] + b * torch.randn(30, d, generator=g, dtype=f64)).requires_grad_(True)
+    ref = _spread_log_density(z, x, var, a, b, log_w)
+    (want,) = torch.autograd.grad(ref.sum(), z)
+    k = Kernel(x, 4000, log_weights=log_w, variances=var)
+    z = z.detach()
+    got = (a * k.denoise(z, a, b, precision="float64") - z) / (b * b)
+    torch.testing.assert_close(got, want, rtol=1e-8, atol=1e-8 / b**2)
+    torch.testing.assert_close(k.log_density(z, a, b), ref.detach(), rtol=1e-12, atol=1e-10)
+    # auto precision stays within the tolerance of the exact denoiser
+    scale = x.abs().max().item()
+    torch.testing.assert_close(k.denoise(z, a, b), k.denoise(z, a, b, precision="float64"), rtol=0, atol=2e-3 * scale)
+    # zero variances are the empirical kernel
+    torch.testing.assert_close(Kernel(x, variances=torch.zeros(200, dtype=f64)).denoise(z, a, b, precision="float64"),
+                               Kernel(x).denoise(z, a, b, precision="float64"), rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_error_bound_holds_for_spread_logits(dtype):
+    g = torch.Generator().manual_seed(8)
+    ratios = []
+    for d, a, b, shift in [(2, 0.9, 0.5, 0.0), (10, 0.95, 0.2, 3.0), (64, 0.95, 0.3, 0.0), (3, 0.99, 0.05, 20.0)]:
+        x = torch.randn(300, d, generator=g, dtype=f64) + shift
+        var = 0.2 * torch.rand(300, generator=g, dtype=f64)
+        z = torch.cat([a * x[:50] + b * torch.randn(50, d, generator=g, dtype=f64),
+                       3 * torch.randn(4, d, generator=g, dtype=f64)])
+        k = Kernel(x.to(dtype), 2**30, variances=var)
+        s2 = a * a * var + b * b
+        xc = x.to(dtype).double()
+        # the product carries -|z|^2 / (2 s_n^2) itself, so the logits are the log-densities
+        # up to the row's -d/2 log 2 pi
+        exact = -0.5 * ((z[:, None] - a * xc[None]) ** 2).sum(-1) / s2 - 0.5 * d * s2.log()
+        (_, got), = k.logits(z, a, b, dtype)
+        err = float((got.double() - exact).abs().max())
+        lw = 0.5 * d * float(s2.log().abs().max())
+        bound = logit_error_bound(a, b, float(z.norm(dim=1).max()), float(x.norm(dim=1).max()),
+                                  torch.finfo(dtype).eps, d, lw, quadratic=True)
+        assert err <= bound
+        ratios.append(err / bound)
+    assert max(ratios) > 1e-4
+
+
+def test_spread_moments_add_the_mean_variance():
+    x = torch.tensor([[0.0, 0.0], [2.0, 0.0]], dtype=f64)
+    mean, cov = Kernel(x, variances=torch.tensor([1.0, 3.0], dtype=f64)).moments()
+    torch.testing.assert_close(mean, torch.tensor([1.0, 0.0], dtype=f64))
+    torch.testing.assert_close(cov, torch.tensor([[3.0, 0.0], [0.0, 2.0]], dtype=f64))
+    with pytest.raises(ValueError, match="non-negative"):
+        Kernel(x, variances=torch.tensor([1.0, -1.0], dtype=f64))

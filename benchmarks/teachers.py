@@ -1,0 +1,91 @@
+"""Teachers: the plain, adaptive and local kernels, each fitted at our defaults, on the quality page's splits.
+
+For each data set the script fits ``DiffusionSupervisedGenerator(teacher=kind, random_state=seed,
+keep_training_data=True)`` with every other parameter at its default, for ``kind`` in ``kde``
+(one width), ``adaptive`` (Abramson's widths) and ``local`` (manifold Parzen windows, rank
+chosen by cross-validation among 1, 4, 16 and 32 below the dimension). The default,
+``teacher="auto"``, picks the one of ``kde`` and ``adaptive`` with the higher cross-validated
+likelihood, and gives the same fit as that one (the quality page's "ours (defaults)" row
+says which it picked). The data are the quality page's
+(``sklearn_diffgen.datasets.load_split``, seed 0, 80/10/10, standardised by the training
+split), and the scores are on its scored test rows (at most 1,000):
+
+* **model**: mean ``score_samples`` (the density of what ``sample`` draws);
+* **teacher**: mean ``score_samples(method="teacher")`` (the law the labels follow);
+* **fit s**: the fit's wall-clock seconds, and its labelling seconds (``fit_times_``).
+
+The best peer of each set (the best of a tuned KDE, GMM and NSF) is read from the quality
+page's ``quality.csv`` of the same split, so it is the quality page's run, not this one.
+
+Run: ``python benchmarks/teachers.py [--quick] [--datasets a,b] [--kinds kde,adaptive,local]
+[--threads 1] [--out DIR]`` (``--quick``: moons and wine, 3,000 rows of moons). Writes
+``doc/benchmarks/teachers.rst`` and ``teachers.csv``.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+from sklearn.preprocessing import StandardScaler
+
+from report import DOC_DIR, docstring_body, make_parser, page_header, parse_args, print_table, publish, read_csv
+from report import rst_table, section
+from sklearn_diffgen import DiffusionSupervisedGenerator, datasets
+
+DATASETS = ("moons", "8gaussians", "pinwheel", "rings", "wine", "breast_cancer", "digits")
+KINDS = ("kde", "adaptive", "local")
+MAX_SCORE = 1000
+
+
+def best_peers(out) -> dict:
+    """Data set -> (peer, test log-likelihood) of the best of KDE, GMM and NSF on the quality page."""
+    best = {}
+    for row in read_csv("quality", out if (out / "quality.csv").exists() else DOC_DIR):
+        if row["model"] in ("KDE", "GMM", "NSF"):
+            ll = float(row["test loglik"])
+            if row["dataset"] not in best or ll > best[row["dataset"]][1]:
+                best[row["dataset"]] = (row["model"], ll)
+    return best
+
+
+def main(argv=None) -> int:
+    parser = make_parser(__doc__)
+    parser.add_argument("--datasets", default=None, help="comma-separated data set names")
+    parser.add_argument("--kinds", default=",".join(KINDS), help="comma-separated teachers")
+    args = parse_args(parser, argv)
+    names = args.datasets.split(",") if args.datasets else (["moons", "wine"] if args.quick else list(DATASETS))
+    kinds = args.kinds.split(",")
+    peers = best_peers(args.out)
+    start, rows = time.perf_counter(), []
+    for name in names:
+        split = datasets.load_split(name, n_samples=3000 if args.quick and name in datasets.TOY_DATASETS else None,
+                                    random_state=args.seed)
+        scaler = StandardScaler().fit(split.train)
+        train, test = scaler.transform(split.train), scaler.transform(split.test)[:MAX_SCORE]
+        peer, peer_ll = peers.get(name, ("", np.nan))
+        for kind in kinds:
+            t0 = time.perf_counter()
+            est = DiffusionSupervisedGenerator(teacher=kind, random_state=args.seed, keep_training_data=True,
+                                               verbose=0, **args.ours_params).fit(train)
+            fit_s = time.perf_counter() - t0
+            t = est.teacher_
+            model = float(np.mean(est.score_samples(test)))
+            rows.append({"dataset": name, "teacher": kind,
+                         "chosen": f"local r={t.rank}" if t.kind == "local" else t.kind,
+                         "bandwidth": est.bandwidth_, "whiten": est.whiten_,
+                         "variance correction": est.variance_correction_, "model": model,
+                         "teacher loglik": float(np.mean(est.score_samples(test, method="teacher"))),
+                         "best peer": peer, "best peer loglik": peer_ll, "model - best peer": model - peer_ll,
+                         "fit s": fit_s, "labelling s": est.fit_times_["labelling"],
+                         "n_train": len(train), "d": train.shape[1]})
+            print_table(rows[-1:], floatfmt="{:.4g}")
+    elapsed = time.perf_counter() - start
+    page = page_header("Teachers", args.command, elapsed) + docstring_body(__doc__) + "\n\n"
+    page += section("Every fit") + rst_table(rows, floatfmt="{:.4g}") + "\n"
+    publish("teachers", page, rows, elapsed, args.out)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -113,7 +113,8 @@ class DiffusionSupervisedGenerator(DensityMixin, BaseEstimator):
         (wider kernels where the data are sparse, :func:`~sklearn_diffgen.teacher.abramson_widths`);
         ``local``, manifold Parzen windows: each row's kernel is stretched along its nearest
         neighbours, with a rank chosen by cross-validation (:mod:`sklearn_diffgen.manifold`;
-        at least 2 features; its labelling costs about r + 1 times the plain kernel's).
+        at least 2 features; its labelling costs 6 to 80 times the plain kernel's,
+        :doc:`/benchmarks/teachers`).
         ``auto`` picks ``kde`` or ``adaptive`` by the teacher's cross-validated likelihood,
         with the bandwidth (:func:`~sklearn_diffgen.teacher.select_teacher`).
     whiten : bool or "auto", default="auto"

@@ -74,8 +74,8 @@ WIDE_BANDWIDTHS = (2.5, 5.0, 10.0)
 #: square-root law (:func:`abramson_widths`); ``local`` a kernel stretched along each point's
 #: neighbours (:func:`~sklearn_diffgen.manifold.local_covariances`).
 TEACHERS = ("kde", "adaptive", "local")
-#: The kinds ``teacher="auto"`` chooses from: those whose labelling costs as much as the plain
-#: kernel's (the local teacher's costs r + 1 times as much, so it is chosen by hand).
+#: The kinds ``teacher="auto"`` chooses from: those whose labelling costs about as much as the
+#: plain kernel's (the local teacher's costs 6 to 80 times as much, so it is chosen by hand).
 AUTO_TEACHERS = ("kde", "adaptive")
 #: The sensitivity of the adaptive teacher's widths to its pilot density (Abramson's law).
 ABRAMSON = 0.5

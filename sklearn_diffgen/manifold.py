@@ -170,14 +170,21 @@ class LocalKernel(Kernel):
         """Always ``"float64"``: the local terms are not covered by the float32 error bound."""
         return "float64"
 
-    def _terms(self, z: Tensor, a: float, b: float):
-        """Log-densities up to the row's :math:`|z|^2` term (m, N), projections (m, N, r) and gains (N, r)."""
+    def _terms(self, z: Tensor, a: float, b: float, zv: Tensor | None = None):
+        r"""Log-densities up to the row's :math:`|z|^2` term (m, N), projections (m, N, r) and gains (N, r).
+
+        ``zv``, the products :math:`v_{nj} \cdot z` (m, N r), when the caller has them (they
+        do not depend on a and b).
+        """
         mu = (a * a) * self.local_variances
         bias = (-0.5 * a * a / (b * b)) * self.sqnorm - 0.5 * torch.log1p(mu / (b * b)).sum(dim=1)
         if self.log_weights is not None:
             bias = bias + self.log_weights
         logits = torch.addmm(bias, z, self.x.to(torch.float64).T, alpha=a / (b * b))
-        proj = torch.mm(z, self._flat.T).view(z.shape[0], -1, self.rank).sub_(a * self._offsets)
+        if zv is None:
+            proj = torch.mm(z, self._flat.T).view(z.shape[0], -1, self.rank).sub_(a * self._offsets)
+        else:
+            proj = torch.sub(zv.view(z.shape[0], -1, self.rank), a * self._offsets)
         quad = torch.mul(proj, proj).mul_(mu / (2.0 * b * b * (b * b + mu)))
         logits += quad.sum(dim=2)
         return logits, proj, (a * self.local_variances) / (mu + b * b)
@@ -210,6 +217,8 @@ class LocalKernel(Kernel):
     def log_densities(self, q: Tensor, coefficients) -> Tensor:
         r""":math:`\log \sum_n w_n N(q; a x_n, b^2 I + a^2 V_n \operatorname{diag}(\mu_n) V_n^\top)` for each ``(a, b)``.
 
+        The projections of a block of q onto every :math:`v_{nj}` are computed once for all pairs.
+
         Returns
         -------
         Tensor of shape (len(coefficients), m), float64
@@ -223,8 +232,9 @@ class LocalKernel(Kernel):
         for i in range(0, q.shape[0], rows):
             qi = q[i : i + rows]
             qq = (qi * qi).sum(dim=1)
+            zv = torch.mm(qi, self._flat.T)
             for k, (a, b) in enumerate(pairs):
-                logits = self._terms(qi, a, b)[0]
+                logits = self._terms(qi, a, b, zv)[0]
                 norm = 0.5 * d * math.log(2.0 * math.pi * b * b)
                 out[k, i : i + rows] = torch.logsumexp(logits, dim=1) - qq / (2.0 * b * b) - log_n - norm
         return out

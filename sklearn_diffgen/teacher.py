@@ -196,9 +196,14 @@ def abramson_widths(x: Tensor, bandwidth: float, sensitivity: float = ABRAMSON, 
         outside[pilot_rows] = False
         own = -0.5 * d * math.log(2.0 * math.pi * bandwidth * bandwidth)
         log_f[outside] = torch.logaddexp(log_f[outside] + math.log(m), torch.tensor(own).to(log_f)) - math.log(m + 1)
-    w = None if log_weights is None else torch.softmax(log_weights.to(log_f), dim=0)
-    centre = log_f.mean() if w is None else w @ log_f
-    return torch.exp(-float(sensitivity) * (log_f - centre))
+    return torch.exp(-float(sensitivity) * (log_f - _weighted_mean(log_f, log_weights)))
+
+
+def _weighted_mean(values: Tensor, log_weights: Tensor | None) -> Tensor:
+    """The mean of ``values`` over the rows, weighted by the softmax of ``log_weights`` (plain without)."""
+    if log_weights is None:
+        return values.mean()
+    return torch.softmax(log_weights.to(values), dim=0) @ values
 
 
 @dataclass(frozen=True)
@@ -413,14 +418,15 @@ def cross_validated_log_likelihood(x: Tensor, bandwidths, *, variance_correction
         if kind != "kde":
             lw = None if log_weights is None else w[train].log()
             xt = x[train]
-            if kind == "local":
-                cov = local_covariances(xt, local_neighbors(rank, xt.shape[0]), rank, budget_bytes=budget_bytes)
-            for j, h in enumerate(hs):
-                if kind == "local":
-                    teacher = _local_teacher(xt, h, cov, variance_correction, lw)
-                else:
-                    teacher = _adaptive_teacher(xt, h, variance_correction, lw, budget_bytes)
-                logp = teacher.log_prob(x[val], budget_bytes=budget_bytes)
+            if kind == "local":  # one kernel and one projection per block for every bandwidth
+                bases, mu = local_covariances(xt, local_neighbors(rank, xt.shape[0]), rank, budget_bytes=budget_bytes)
+                scales = [_local_scale(h, mu, x.shape[1], variance_correction, lw) for h in hs]
+                logps = LocalKernel(xt, bases, mu, budget_bytes, log_weights=lw).log_densities(
+                    x[val], [(c, c * h) for c, h in zip(scales, hs)])
+            else:
+                logps = [_adaptive_teacher(xt, h, variance_correction, lw, budget_bytes).log_prob(
+                    x[val], budget_bytes=budget_bytes) for h in hs]
+            for j, logp in enumerate(logps):
                 out[j] += float(logp.mean() / n_folds if log_weights is None else logp @ w[val])
         elif log_weights is None:
             logp = Kernel(x[train], budget_bytes).log_densities(x[val], coefficients)
@@ -442,21 +448,24 @@ def _adaptive_teacher(x: Tensor, bandwidth: float, variance_correction: bool, lo
         lam = lam.clamp_min(min_width / bandwidth)
     c = 1.0
     if variance_correction:  # the mixture's variance is 1 + h^2 E[lambda^2] per standardised unit
-        w = None if log_weights is None else torch.softmax(log_weights.to(lam), dim=0)
-        mean_sq = (lam * lam).mean() if w is None else w @ (lam * lam)
-        c = variance_scale(bandwidth * math.sqrt(float(mean_sq)))
+        c = variance_scale(bandwidth * math.sqrt(float(_weighted_mean(lam * lam, log_weights))))
     return Teacher(x, bandwidth, c, log_weights, lam)
+
+
+def _local_scale(bandwidth: float, variances: Tensor, d: int, variance_correction: bool,
+                 log_weights: Tensor | None) -> float:
+    """The local teacher's c: its mixture's mean variance is 1 + h^2 + E[sum_j mu_nj] / d per unit."""
+    if not variance_correction:
+        return 1.0
+    extra = float(_weighted_mean(variances.sum(dim=1), log_weights))
+    return variance_scale(math.sqrt(bandwidth * bandwidth + extra / d))
 
 
 def _local_teacher(x: Tensor, bandwidth: float, covariances: tuple[Tensor, Tensor], variance_correction: bool,
                    log_weights: Tensor | None) -> Teacher:
     """The local teacher of ``x`` with the local ``covariances`` (bases, variances)."""
     bases, mu = covariances
-    c = 1.0
-    if variance_correction:  # the mixture's mean variance is 1 + h^2 + E[sum_j mu_nj] / d per unit
-        total = mu.sum(dim=1)
-        extra = total.mean() if log_weights is None else torch.softmax(log_weights.to(total), dim=0) @ total
-        c = variance_scale(math.sqrt(bandwidth * bandwidth + float(extra) / x.shape[1]))
+    c = _local_scale(bandwidth, mu, x.shape[1], variance_correction, log_weights)
     return Teacher(x, bandwidth, c, log_weights, bases=bases, local_variances=mu)
 
 
@@ -529,8 +538,8 @@ def select_teacher(x: Tensor, n_total: float, bandwidth, whiten, variance_correc
     log-likelihood of the teacher (:func:`cross_validated_log_likelihood`) on the rows
     ``x``, in standardised units (whitened scores get :math:`\log|\det W|`), on the same
     folds. The adaptive teacher is scored on the 5 bandwidths of the grid around the plain
-    teacher's best (each costs a product of its own). The ``auto`` grid is 17 values log-spaced in Scott's factor for these m rows
-    times [0.05, 2], and :data:`WIDE_BANDWIDTHS`. A bandwidth chosen on m of the
+    teacher's best (each costs a product of its own). The ``auto`` grid is 17 values
+    log-spaced in Scott's factor for these m rows times [0.05, 2], and :data:`WIDE_BANDWIDTHS`. A bandwidth chosen on m of the
     ``n_total`` rows is rescaled by Scott's :math:`(m/n)^{1/(d+4)}`. With weights, m and n
     are effective sample sizes (:func:`effective_size`). On a tie (one column, or no
     correlation) the plain teacher wins.

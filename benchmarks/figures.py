@@ -415,7 +415,7 @@ def tabular(rows):
     """Train-on-synthetic accuracy and augmentation gain per table, the real data as reference."""
     tables = _unique(rows, "table")
     models = _unique(rows, "model", lambda r: r["model"] != "real data")
-    fig, (left, right) = _figure(1, 2, 4.2, "Tabular augmentation: ours against GMM and SDV")
+    fig, (left, right) = _figure(1, 2, 4.2, "Tabular augmentation: ours against ForestFlow, SMOTE, GMM and SDV")
 
     _dodged(left, tables, models, _lookup(rows, "TSTR_bal_acc", "table", "model"))
     for i, t in enumerate(tables):
@@ -565,7 +565,7 @@ DRAW = {
     "scaling": scaling,
     "labelling": labelling,
     **{page: functools.partial(settings, name=page)
-       for page in ("solver_defaults", "training_defaults", "label_count", "label_count_small")},
+       for page in ("solver_defaults", "training_defaults", "label_count", "label_count_small", "label_count_wide")},
     "threads": threads,
     "density": density,
     "tabular": tabular,
@@ -574,6 +574,7 @@ DRAW = {
     "sampler": sampler,
     "grid_columns": grid_columns,
     "teachers": teachers,
+    "teachers_gmm": teachers,
 }
 
 

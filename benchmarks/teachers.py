@@ -17,9 +17,9 @@ split), and the scores are on its scored test rows (at most 1,000):
 The best peer of each set (the best of a tuned KDE, GMM and NSF) is read from the quality
 page's ``quality.csv`` of the same split, so it is the quality page's run, not this one.
 
-Run: ``python benchmarks/teachers.py [--quick] [--datasets a,b] [--kinds kde,adaptive,local]
-[--threads 1] [--out DIR]`` (``--quick``: moons and wine, 3,000 rows of moons). Writes
-``doc/benchmarks/teachers.rst`` and ``teachers.csv``.
+Run: ``python benchmarks/teachers.py [--quick] [--datasets a,b] [--kinds kde,adaptive,local,gmm]
+[--threads 1] [--page NAME] [--out DIR]`` (``--quick``: moons and wine, 3,000 rows of moons). Writes
+``doc/benchmarks/teachers.rst`` and ``teachers.csv`` (``NAME.rst`` and ``NAME.csv`` with ``--page``).
 """
 
 from __future__ import annotations
@@ -73,6 +73,7 @@ def main(argv=None) -> int:
     parser = make_parser(__doc__)
     parser.add_argument("--datasets", default=None, help="comma-separated data set names")
     parser.add_argument("--kinds", default=",".join(KINDS), help="comma-separated teachers")
+    parser.add_argument("--page", default="teachers", help="name of the page and csv written")
     args = parse_args(parser, argv)
     names = args.datasets.split(",") if args.datasets else (["moons", "wine"] if args.quick else list(DATASETS))
     kinds = args.kinds.split(",")
@@ -92,7 +93,8 @@ def main(argv=None) -> int:
             t = est.teacher_
             model = float(np.mean(est.score_samples(test)))
             rows.append({"dataset": name, "teacher": kind,
-                         "chosen": f"local r={t.rank}" if t.kind == "local" else t.kind,
+                         "chosen": (f"local r={t.rank}" if t.kind == "local" else
+                                    f"gmm K={t.data.shape[0]}" if t.kind == "gmm" else t.kind),
                          "bandwidth": est.bandwidth_, "whiten": est.whiten_,
                          "variance correction": est.variance_correction_, "model": model,
                          "teacher loglik": float(np.mean(est.score_samples(test, method="teacher"))),
@@ -104,7 +106,7 @@ def main(argv=None) -> int:
     page = page_header("Teachers", args.command, elapsed) + docstring_body(__doc__) + "\n\n"
     page += section("Headline") + HEADLINE + "\n\n" + rst_table(headline(rows), floatfmt="{:.4g}") + "\n\n"
     page += section("Every fit") + rst_table(rows, floatfmt="{:.4g}") + "\n"
-    publish("teachers", page, rows, elapsed, args.out)
+    publish(args.page, page, rows, elapsed, args.out)
     return 0
 
 

@@ -225,7 +225,8 @@ class Kernel:
         True
         """
         x64 = self.x.to(torch.float64)
-        cov = torch.cov(x64.T, correction=0, aweights=self._weights).reshape(x64.shape[1], -1)
+        # a copy: torch.cov with aweights centres a single row's storage in place (torch 2.13)
+        cov = torch.cov(x64.T.clone(), correction=0, aweights=self._weights).reshape(x64.shape[1], -1)
         if self.variances is not None:
             v = self.variances
             spread = v.mean() if self._weights is None else self._weights @ v

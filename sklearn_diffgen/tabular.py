@@ -304,7 +304,7 @@ class TabularGenerator(BaseEstimator):
     categorical_encoding : {"onehot", "ordinal"}, default="onehot"
         ``onehot``: one coordinate per category, decoded by the argmax. ``ordinal``: one
         dequantised code per column, decoded by its floor. One-hot fitted the category
-        frequencies better on all three tables of ``benchmarks/tabular.py`` (mean total
+        frequencies better on all three tables of :doc:`/benchmarks/tabular_encodings` (mean total
         variation 0.087, 0.031, 0.046 against 0.125, 0.044, 0.098 on penguins, credit_card,
         diamonds), while ordinal codes trained classifiers as well or slightly better.
     conditional : {"separate", "joint"}, default="separate"
@@ -313,7 +313,7 @@ class TabularGenerator(BaseEstimator):
         cost one fit per class but followed the classes better: a classifier trained on
         their rows scored a balanced accuracy of 0.991, 0.964 and 0.497 on the real test
         rows of penguins, credit_card and diamonds, against 0.953, 0.780 and 0.463 for the
-        joint model (``benchmarks/tabular.py``).
+        joint model (:doc:`/benchmarks/tabular_encodings`).
     clip : bool, default=True
         Keep numeric values within the range observed in training (grid columns, see
         ``discrete_levels``, keep their observed values either way).

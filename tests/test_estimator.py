@@ -398,6 +398,38 @@ def test_teacher_density_is_a_gaussian_mixture_in_data_units(gauss_data, whiten,
     assert (est.whiten_, est.variance_correction_, est.variance_scale_) == (whiten, correction, c)
 
 
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_mixture_teacher_on_gaussian_data_is_the_maximum_likelihood_gaussian(gauss_data):
+    # teacher="gmm" on Gaussian data: cross-validation keeps one component, and the teacher's
+    # density in data units is N(sample mean, ML covariance) (GaussianMixture's reg_covar aside)
+    Xtr, Xte, law = gauss_data
+    est = DSG(teacher="gmm", keep_training_data=True, random_state=0, **FAST).fit(Xtr)
+    assert est.teacher_kind_ == "gmm" and est.teacher_.data.shape[0] == 1 and not est.variance_correction_
+    fit = multivariate_normal(Xtr.mean(0), np.cov(Xtr.T, bias=True))
+    np.testing.assert_allclose(est.score_samples(Xte, method="teacher"), fit.logpdf(Xte), atol=1e-4)
+    assert est.score(Xte) == pytest.approx(law.logpdf(Xte).mean(), abs=0.03)
+    # the same seed, the same fit; no weights for a GaussianMixture
+    again = DSG(teacher="gmm", keep_training_data=True, random_state=0, **FAST).fit(Xtr)
+    np.testing.assert_array_equal(est.sample(5, random_state=1), again.sample(5, random_state=1))
+    with pytest.raises(ValueError, match="sample weights"):
+        DSG(teacher="gmm", **FAST).fit(Xtr[:100], sample_weight=np.arange(1.0, 101.0))
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_mixture_teacher_follows_clusters_of_different_spreads(rng):
+    # two clusters, one 20 times as wide: the mixture teacher scores the held-out rows as the
+    # fitted GaussianMixture does, and better than the plain kernel
+    from sklearn.mixture import GaussianMixture
+
+    X = np.r_[rng.normal(0, 0.1, size=(500, 2)), rng.normal(0, 2.0, size=(500, 2)) + [6.0, 0.0]]
+    rng.shuffle(X)
+    kw = {**FAST, "keep_training_data": True, "random_state": 0}
+    gmm, kde = DSG(teacher="gmm", **kw).fit(X[:800]), DSG(teacher="kde", **kw).fit(X[:800])
+    ref = GaussianMixture(gmm.teacher_.data.shape[0], random_state=0).fit(X[:800]).score(X[800:])
+    assert gmm.score_samples(X[800:], method="teacher").mean() == pytest.approx(ref, abs=0.02)
+    assert gmm.score(X[800:]) > kde.score(X[800:]) + 0.05
+
+
 def test_variance_correction_keeps_the_data_covariance(gauss_data):
     # with whitening and the correction the teacher's covariance is the data's for every h;
     # without the correction it is inflated by (1 + h^2)
@@ -462,8 +494,10 @@ def test_auto_labels_follow_the_budget(rng):
     # 10 a training value between 1,000 and 30,000; the labelling budget above 100,000 rows
     assert [_auto_labels(n, 2) for n in (20, 500, 1500, 10**5, 2 * 10**5, 10**6)] == [
         1000, 10000, 30000, 30000, 15000, 10000]
-    assert [_auto_labels(142, 13), _auto_labels(455, 30), _auto_labels(30, 3)] == [18460, 30000, 1000]
-    assert _auto_labels(10, 400) == 1500  # a one-hot-wide tiny table: at most 150 a row
+    # wine's and breast cancer's training splits: at most 50 labels a row
+    assert [_auto_labels(142, 13), _auto_labels(455, 30), _auto_labels(30, 3)] == [7100, 22750, 1000]
+    assert _auto_labels(100, 400) == 5000  # a one-hot-wide small table: 50 a row
+    assert _auto_labels(10, 400) == 1000  # a tiny one: never fewer than 1,000
     X = rng.normal(size=(200, 2))
     with pytest.warns(ConvergenceWarning):
         est = DSG(random_state=0, **{**FAST, "n_labels": "auto", "max_iter": 1}).fit(X)

@@ -200,6 +200,15 @@ def test_kernel_moments_are_the_data_mean_and_covariance():
     torch.testing.assert_close(cov, torch.cov(x.T) * 499 / 500)
 
 
+def test_moments_leave_a_single_weighted_point_as_it_was():
+    # torch.cov(aweights=...) centres a one-row input in place: the kernel's data must survive
+    x = torch.tensor([[1.0, -2.0, 0.5]], dtype=f64)
+    mean, cov = Kernel(x, log_weights=torch.zeros(1, dtype=f64)).moments()
+    torch.testing.assert_close(x, torch.tensor([[1.0, -2.0, 0.5]], dtype=f64))
+    torch.testing.assert_close(mean, x[0])
+    torch.testing.assert_close(cov, torch.zeros(3, 3, dtype=f64))
+
+
 def _spread_log_density(z, x, var, a, b, log_w=None):
     """log sum_n w_n N(z; a x_n, (a^2 k_n^2 + b^2) I), brute force."""
     s2 = a * a * var + b * b

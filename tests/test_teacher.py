@@ -11,8 +11,9 @@ from sklearn.neighbors import KernelDensity
 from sklearn_diffgen.labeling import make_labels
 from sklearn_diffgen.networks import MLP
 from sklearn_diffgen.schedules import SCHEDULES
-from sklearn_diffgen.teacher import (AUTO_TEACHERS, Teacher, abramson_widths, build_teacher, cross_validated_log_likelihood,
-                                     select_teacher, standard_normal_log_density, variance_scale)
+from sklearn_diffgen.teacher import (AUTO_TEACHERS, Teacher, TeacherChoice, abramson_widths, build_teacher,
+                                     cross_validated_log_likelihood, cross_validated_mixture_log_likelihood,
+                                     mixture_teacher, select_teacher, standard_normal_log_density, variance_scale)
 from sklearn_diffgen.training import fit_regression, logdet_loss
 
 SCHED = SCHEDULES["paper"]
@@ -339,3 +340,111 @@ def test_select_teacher_picks_the_local_teacher_near_a_curve():
     with pytest.raises(ValueError, match="2 features"):
         select_teacher(x[:, :1], 600, "auto", False, False, whitening=(torch.eye(1, dtype=torch.float64), 0.0),
                        teacher="local")
+
+
+# ------------------------------------------------------------------- the mixture teacher
+def _three_clusters(rng, n=600):
+    """Three 2-D clusters of very different spreads and shapes."""
+    covs = [np.diag([0.05, 0.01]), np.array([[1.0, 0.8], [0.8, 1.0]]), np.diag([0.3, 2.0])]
+    means = [np.array([-4.0, 0.0]), np.array([0.0, 3.0]), np.array([5.0, -2.0])]
+    parts = [rng.multivariate_normal(m, c, size=n // 3) for m, c in zip(means, covs)]
+    x = np.concatenate(parts)
+    return torch.as_tensor((x - x.mean(0)) / x.std(0))
+
+
+@pytest.mark.parametrize("a, b", [(1.0, 0.0), (0.8, 0.6), (0.3, 1.2)])
+def test_mixture_teacher_diffuses_the_fitted_mixture(a, b):
+    # brute force: p_t(z) = sum_k pi_k N(z; a mu_k, a^2 Sigma_k + b^2 I), and its score by autograd
+    from scipy.stats import multivariate_normal
+    from sklearn.mixture import GaussianMixture
+
+    x = _three_clusters(np.random.RandomState(0))
+    gm = GaussianMixture(3, random_state=0).fit(x.numpy())
+    teacher = mixture_teacher(gm)
+    kernel, h = teacher.kernel(), teacher.bandwidth
+    # the kernel holds the rank-d part; its isotropic b' covers a h (the teacher's) and b (the noise's)
+    b_kernel = math.sqrt(a * a * h * h + b * b)
+    z = torch.randn(7, 2, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    ref = logsumexp([np.log(p) + multivariate_normal(a * m, a * a * c + b * b * np.eye(2)).logpdf(z.numpy())
+                     for p, m, c in zip(gm.weights_, gm.means_, gm.covariances_)], axis=0)
+    np.testing.assert_allclose(kernel.log_density(z, a, b_kernel).numpy(), ref, rtol=1e-10)
+    if b > 0:  # Tweedie: E[x | z] = (z + b^2 grad log p_t(z)) / a
+        zg = z.clone().requires_grad_(True)
+        covs = torch.as_tensor(gm.covariances_) * a * a + b * b * torch.eye(2, dtype=torch.float64)
+        comps = torch.distributions.MultivariateNormal(a * torch.as_tensor(gm.means_), covs)
+        logp = torch.logsumexp(comps.log_prob(zg[:, None, :]) + torch.as_tensor(gm.weights_).log(), dim=1)
+        (grad,) = torch.autograd.grad(logp.sum(), zg)
+        # the kernel's denoiser is E[centre | z]; the data's is that plus a h^2-part: Tweedie on the
+        # kernel's own diffusion (a, b') gives the kernel's
+        np.testing.assert_allclose(kernel.denoise(z, a, b_kernel).numpy(),
+                                   ((z + b_kernel**2 * grad) / a).numpy(), atol=1e-10)
+
+
+def test_mixture_teacher_floors_eigenvalues_below_the_schedules_reach():
+    from scipy.stats import multivariate_normal
+    from sklearn.mixture import GaussianMixture
+
+    x = _three_clusters(np.random.RandomState(0))
+    gm = GaussianMixture(3, random_state=0).fit(x.numpy())
+    smallest = float(np.linalg.eigvalsh(gm.covariances_).min())
+    teacher = mixture_teacher(gm, min_width=2 * smallest**0.5)
+    assert teacher.bandwidth == pytest.approx(2 * smallest**0.5) and teacher.ode_bandwidth == teacher.bandwidth
+    floored = []  # each covariance with its eigenvalues raised to min_width^2
+    for c in gm.covariances_:
+        w, V = np.linalg.eigh(c)
+        floored.append(V @ np.diag(np.maximum(w, teacher.bandwidth**2)) @ V.T)
+    u = x[:9]
+    ref = logsumexp([np.log(p) + multivariate_normal(m, c).logpdf(u.numpy())
+                     for p, m, c in zip(gm.weights_, gm.means_, floored)], axis=0)
+    np.testing.assert_allclose(teacher.log_prob(u).numpy(), ref, rtol=1e-10)
+
+
+def test_one_component_mixture_labels_are_the_gaussian_map():
+    # K = 1: the teacher is N(mu, Sigma) and the probability-flow map is mu + Sigma^(1/2) z
+    from sklearn.mixture import GaussianMixture
+
+    rng = np.random.RandomState(0)
+    x = rng.multivariate_normal([1.0, -2.0, 0.5], [[1.0, 0.6, 0.2], [0.6, 1.0, 0.1], [0.2, 0.1, 0.5]], size=400)
+    gm = GaussianMixture(1, random_state=0).fit(x)
+    teacher = mixture_teacher(gm)
+    z, labels = make_labels(teacher, 50, SCHED, 300, generator=torch.Generator().manual_seed(0))
+    w, U = np.linalg.eigh(gm.covariances_[0])
+    root = U @ np.diag(np.sqrt(w)) @ U.T
+    np.testing.assert_allclose(labels.numpy(), gm.means_[0] + z.numpy() @ root, atol=2e-6)
+    # the log-det targets of the exact map are log det Sigma^(1/2)
+    exact = teacher.logdet_targets(z, torch.as_tensor(gm.means_[0] + z.numpy() @ root))
+    np.testing.assert_allclose(exact.numpy(), 0.5 * np.linalg.slogdet(gm.covariances_[0])[1], atol=1e-8)
+
+
+def test_mixture_cross_validation_is_sklearns_on_the_same_folds():
+    from sklearn.mixture import GaussianMixture
+
+    x = _three_clusters(np.random.RandomState(1), n=300)
+    cv = cross_validated_mixture_log_likelihood(x, [1, 3], generator=torch.Generator().manual_seed(2), seed=5)
+    perm = torch.randperm(300, generator=torch.Generator().manual_seed(2)).numpy()
+    for j, k in enumerate([1, 3]):
+        ref = np.mean([GaussianMixture(k, random_state=5).fit(x.numpy()[np.delete(perm, np.s_[f::3])])
+                       .score(x.numpy()[perm[f::3]]) for f in range(3)])
+        assert float(cv[j]) == pytest.approx(ref, abs=1e-10)
+
+
+def test_select_teacher_picks_the_mixture_for_clusters_of_different_spreads():
+    x = _three_clusters(np.random.RandomState(0))
+    W = (torch.eye(2, dtype=torch.float64), 0.0)
+    plain = select_teacher(x, 600, "auto", False, False, whitening=W, teacher="kde")
+    gmm = select_teacher(x, 600, "auto", False, False, whitening=W, teacher="gmm")
+    assert gmm.kind == "gmm" and gmm.n_components in (2, 4) and gmm.score > plain.score + 0.1
+    assert not gmm.variance_correction
+    t = build_teacher(x, gmm, seed=0)
+    assert t.kind == "gmm" and t.data.shape == (gmm.n_components, 2)
+    with pytest.raises(ValueError, match="sample weights"):
+        select_teacher(x, 600, "auto", False, False, whitening=W, teacher="gmm",
+                       log_weights=torch.zeros(600, dtype=torch.float64))
+    with pytest.raises(ValueError, match="rows in each"):
+        select_teacher(x[:3], 3, "auto", False, False, whitening=W, teacher="gmm")
+    # a fixed bandwidth still cross-validates the number of components
+    fixed = select_teacher(x, 600, 0.3, False, False, whitening=W, teacher="gmm")
+    assert fixed.kind == "gmm" and fixed.n_components == gmm.n_components
+    with pytest.raises(ValueError, match="sample weights"):
+        build_teacher(x, TeacherChoice(0.3, False, False, math.nan, "gmm", n_components=2),
+                      log_weights=torch.zeros(600, dtype=torch.float64))

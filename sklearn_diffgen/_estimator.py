@@ -171,7 +171,8 @@ class DiffusionSupervisedGenerator(DensityMixin, BaseEstimator):
         on values only (:doc:`/benchmarks/density`).
     keep_training_data : bool, default=False
         Keep the training rows (in model coordinates) in the fitted teacher, which
-        ``score_samples(X, method="teacher")`` needs. By default a fitted model, and its
+        ``score_samples(X, method="teacher")`` needs (for ``teacher="gmm"``: the mixture's
+        means, weights and covariances instead). By default a fitted model, and its
         pickle, holds no training row: only the parameters listed below and the
         generator's weights (:ref:`privacy`).
     working_memory : int or None, default=None
@@ -212,7 +213,8 @@ class DiffusionSupervisedGenerator(DensityMixin, BaseEstimator):
         The map to model coordinates (:class:`~sklearn_diffgen.preprocessing.Affine`).
     bandwidth_ : float
         The smoothing width h used, in model units (for the adaptive teacher, the widths'
-        geometric mean).
+        geometric mean; for the mixture teacher, the square root of its components' smallest
+        covariance eigenvalue, where labelling stops).
     teacher_kind_ : {"kde", "adaptive", "local", "gmm"}
         The kind of teacher used.
     whiten_, variance_correction_ : bool

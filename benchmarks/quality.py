@@ -6,8 +6,9 @@ chosen on the validation split's mean log-likelihood. The models (``benchmarks/p
 ``peers_flow.py``):
 
 * **ours (defaults)** -- ``DiffusionSupervisedGenerator(random_state=seed)``;
-* **ours (tuned)** -- ``peers_sklearn.fit_ours_tuned``: bandwidth multipliers x network sizes, the
-  defaults being its first configuration (that fit is reused, and its time counted);
+* **ours (tuned)** -- ``peers_sklearn.fit_ours_tuned``: the defaults (that fit is reused, and its
+  time counted), then a wider network with the default teacher and with the mixture teacher, then
+  bandwidth multipliers (``peers_sklearn.OURS_GRID``);
 * **authors' settings** -- ``peers_sklearn.AUTHORS`` through our code (Euler, 500 steps, the authors'
   schedule, 1,000-point Monte Carlo score, 2 tanh layers of 64, full-batch Adam);
 * **KDE** -- ``KernelDensity``, bandwidth on a log grid; **GMM** -- ``GaussianMixture``
@@ -384,8 +385,8 @@ def settings_text(cfg, args, mode, no_flow=None):
         f"samples: {N_SAMPLE} per model; energy distance and C2ST on at most "
         f"{cfg['metric_rows']} rows of each sample, against the test split (small on wine and "
         "breast_cancer: 18 and 57 rows, so their sample metrics are noisy).",
-        "* ours (tuned): " + ", ".join(f"x{m:g} {h}" for m, h in peers_sklearn.ours_grid(cfg["n_grid"]))
-        + " (bandwidth multiplier of the ``auto`` bandwidth, hidden layers).",
+        "* ours (tuned): " + ", ".join(f"x{m:g} {h} {t}" for m, h, t in peers_sklearn.ours_grid(cfg["n_grid"]))
+        + " (bandwidth multiplier of the ``auto`` bandwidth, hidden layers, teacher).",
         "* authors' settings: ``" + ", ".join(f"{k}={v!r}" for k, v in
                                               {**peers_sklearn.AUTHORS, **cfg["authors"]}.items()) + "``.",
         "* KDE: bandwidth log-spaced in Scott's factor x [0.05, 2]; GMM: full covariance, "

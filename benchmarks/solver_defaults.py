@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import ast
 import contextlib
+import re
 import sys
 import time
 import warnings
@@ -46,12 +47,18 @@ TITLES = {"solver_defaults": "Solver defaults", "training_defaults": "Training d
 
 
 def parse_setting(text: str) -> dict:
-    """``"dpmpp_3m/11"`` or ``"n_iter_no_change=30,whiten=False"`` as estimator parameters."""
+    """``"dpmpp_3m/11"`` or ``"n_iter_no_change=30,whiten=False"`` as estimator parameters.
+
+    Commas inside brackets belong to the value: ``"hidden_layer_sizes=(256,256),teacher=gmm"``.
+
+    >>> parse_setting("hidden_layer_sizes=(256,256),teacher=gmm")
+    {'hidden_layer_sizes': (256, 256), 'teacher': 'gmm'}
+    """
     if "/" in text:
         solver, steps = text.split("/")
         return {"solver": solver, "n_steps": int(steps)}
     params = {}
-    for pair in text.split(","):
+    for pair in re.split(r",(?![^()\[\]]*[)\]])", text):
         key, value = pair.split("=")
         try:  # numbers, booleans and None; anything else is a string
             params[key] = ast.literal_eval(value)

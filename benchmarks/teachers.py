@@ -14,11 +14,13 @@ split), and the scores are on its scored test rows (at most 1,000):
 * **teacher**: mean ``score_samples(method="teacher")`` (the law the labels follow);
 * **fit s**: the fit's wall-clock seconds, and its labelling seconds (``fit_times_``).
 
+``--hidden`` gives every fit that generator network instead of the default (128, 128, 128).
+
 The best peer of each set (the best of a tuned KDE, GMM and NSF) is read from the quality
 page's ``quality.csv`` of the same split, so it is the quality page's run, not this one.
 
 Run: ``python benchmarks/teachers.py [--quick] [--datasets a,b] [--kinds kde,adaptive,local,gmm]
-[--threads 1] [--page NAME] [--out DIR]`` (``--quick``: moons and wine, 3,000 rows of moons). Writes
+[--threads 1] [--hidden 256,256,256] [--page NAME] [--out DIR]`` (``--quick``: moons and wine, 3,000 rows of moons). Writes
 ``doc/benchmarks/teachers.rst`` and ``teachers.csv`` (``NAME.rst`` and ``NAME.csv`` with ``--page``).
 """
 
@@ -74,7 +76,11 @@ def main(argv=None) -> int:
     parser.add_argument("--datasets", default=None, help="comma-separated data set names")
     parser.add_argument("--kinds", default=",".join(KINDS), help="comma-separated teachers")
     parser.add_argument("--page", default="teachers", help="name of the page and csv written")
+    parser.add_argument("--hidden", default=None,
+                        help="comma-separated hidden_layer_sizes of every fit (default: the estimator's)")
     args = parse_args(parser, argv)
+    if args.hidden:
+        args.ours_params["hidden_layer_sizes"] = tuple(int(h) for h in args.hidden.split(","))
     names = args.datasets.split(",") if args.datasets else (["moons", "wine"] if args.quick else list(DATASETS))
     kinds = args.kinds.split(",")
     peers = best_peers(args.out)
@@ -104,6 +110,8 @@ def main(argv=None) -> int:
             print_table(rows[-1:], floatfmt="{:.4g}")
     elapsed = time.perf_counter() - start
     page = page_header("Teachers", args.command, elapsed) + docstring_body(__doc__) + "\n\n"
+    if args.hidden:
+        page += f"Every fit on this page has ``hidden_layer_sizes={args.ours_params['hidden_layer_sizes']}``.\n\n"
     page += section("Headline") + HEADLINE + "\n\n" + rst_table(headline(rows), floatfmt="{:.4g}") + "\n\n"
     page += section("Every fit") + rst_table(rows, floatfmt="{:.4g}") + "\n"
     publish(args.page, page, rows, elapsed, args.out)

@@ -420,7 +420,7 @@ def tabular(rows):
               (right, "TSTR_bal_acc4", "Train on synthetic, test on real",
                "balanced accuracy, four classifiers trained\non synthetic rows (higher is better)"))
     for ax, column, title, ylabel in panels:
-        _dodged(ax, tables, models, _lookup(rows, column, "table", "model"), ticks=tables)
+        _dodged(ax, tables, models, _lookup(rows, column, "table", "model"))
         for i, t in enumerate(tables):
             real = _find(rows, table=t, model="real data")
             if real is not None and real.get(column) is not None:

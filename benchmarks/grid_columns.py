@@ -33,7 +33,6 @@ from __future__ import annotations
 import time
 
 import numpy as np
-import pandas as pd
 from scipy.stats import wasserstein_distance
 from sklearn.model_selection import train_test_split
 

@@ -8,10 +8,11 @@ training median and a 0/0.5 missingness indicator, so that a model that drops or
 missing values pays for it (in a column without missing training values a missing value is
 only filled with the median). On it:
 
-* :func:`w1` -- the Wasserstein-1 distance with an L1 cost by exact optimal transport
+* the Wasserstein-1 distance with an L1 cost by exact optimal transport
   (:func:`sklearn_diffgen.metrics.wasserstein_l1`);
-* :func:`calibrated_coverage` -- coverage (Naeem et al. 2020) with the k at which the real
-  training rows cover the real test rows to 0.95, as ForestDiffusion chooses it;
+* coverage (:func:`sklearn_diffgen.metrics.coverage`, Naeem et al. 2020) with the k at which the
+  real training rows cover the real test rows to 0.95, as ForestDiffusion chooses it
+  (:func:`coverage_k`);
 * :func:`tstr_scores` -- train on synthetic, test on real: macro F1 and balanced accuracy of a
   logistic regression, AdaBoost, a random forest and XGBoost, averaged over the four (what
   ForestDiffusion averages; over the first three where XGBoost does not import), on the same
@@ -69,11 +70,6 @@ class Scaler:
         return np.hstack(parts)
 
 
-def w1(a: np.ndarray, b: np.ndarray, seed: int = 0) -> float:
-    """ForestDiffusion's W1 between two encoded samples (exact OT on up to 2,000 rows each)."""
-    return metrics.wasserstein_l1(a, b, random_state=seed)
-
-
 def coverage_k(real_ref: np.ndarray, real_other: np.ndarray) -> int:
     """The smallest k at which ``real_other`` covers ``real_ref`` to :data:`COVERAGE_TARGET`."""
     for k in COVERAGE_KS:
@@ -82,11 +78,6 @@ def coverage_k(real_ref: np.ndarray, real_other: np.ndarray) -> int:
         if metrics.coverage(real_ref, real_other, n_neighbors=k) >= COVERAGE_TARGET:
             return k
     return min(COVERAGE_KS[-1], len(real_ref) - 1)
-
-
-def calibrated_coverage(test: np.ndarray, synth: np.ndarray, k: int) -> float:
-    """Coverage of the real test rows by the synthetic ones, at the calibrated k."""
-    return metrics.coverage(test, synth, n_neighbors=k)
 
 
 def classifiers(seed: int) -> dict:
@@ -112,13 +103,12 @@ def tstr_scores(Xs: np.ndarray, ys, Xt: np.ndarray, yt, classes, seed: int = 0) 
     """
     code = {c: i for i, c in enumerate(classes)}
     ys_c, yt_c = np.array([code[c] for c in ys]), np.array([code[c] for c in yt])
-    if len(np.unique(ys_c)) < 2:
+    present, ys_fit = np.unique(ys_c, return_inverse=True)  # XGBoost needs consecutive codes: the present ones
+    if len(present) < 2:
         return {"TSTR_F1": 0.0, "TSTR_bal_acc4": float(1 / len(classes))}
     f1, bal = [], []
     for clf in classifiers(seed).values():
-        present = np.unique(ys_c)  # XGBoost needs consecutive codes: train on the present ones
-        remap = {c: i for i, c in enumerate(present)}
-        clf.fit(Xs, np.array([remap[c] for c in ys_c]))
+        clf.fit(Xs, ys_fit)
         pred = present[clf.predict(Xt).astype(int)]
         f1.append(f1_score(yt_c, pred, average="macro", labels=np.arange(len(classes)), zero_division=0))
         bal.append(balanced_accuracy_score(yt_c, pred))

@@ -284,13 +284,13 @@ def model_factories(args) -> tuple[dict, list[str]]:
 
 
 # ---------------------------------------------------------------------------- run
-def scores(Xs, ys, data, seed) -> dict:
-    """Every measure of one synthetic sample against the real training and test rows (``data``: the
-    context of :func:`run_table`, with the real rows encoded once)."""
+def scores(Xs, s, ys, data, seed) -> dict:
+    """Every measure of one synthetic sample ``Xs`` (``s``: its encoding) against the real training
+    and test rows (``data``: the context of :func:`run_table`, with the real rows encoded once)."""
     X_te, y_te, enc_tr, enc_te = (data[key] for key in ("X_te", "y_te", "enc_tr", "enc_te"))
-    s = data["scaler"](Xs)
-    out = {"W1_train": tm.w1(s, enc_tr, seed), "W1_test": tm.w1(s, enc_te, seed),
-           "coverage": tm.calibrated_coverage(enc_te, s, data["k"]),
+    out = {"W1_train": metrics.wasserstein_l1(s, enc_tr, random_state=seed),
+           "W1_test": metrics.wasserstein_l1(s, enc_te, random_state=seed),
+           "coverage": metrics.coverage(enc_te, s, n_neighbors=data["k"]),
            **tm.tstr_scores(s, ys, enc_te, np.asarray(y_te), data["classes"], seed),
            "TSTR_bal_acc": tm.hgb_balanced_accuracy(Xs, ys, X_te, y_te, seed),
            **tm.fidelity(Xs, np.asarray(ys), X_te, y_te)}
@@ -311,9 +311,9 @@ def augmentation(make, smalls, ctx, seed) -> dict:
 
 
 def run_table(name: str, args, factories: dict) -> list[dict]:
-    full = load_table(name).frame
-    n = min(len(full), args.max_rows) if args.max_rows else None
-    data = load_table(name, n_samples=n if n and n < len(full) else None, random_state=args.seed)
+    data = load_table(name)
+    if args.max_rows and args.max_rows < len(data.frame):
+        data = load_table(name, n_samples=args.max_rows, random_state=args.seed)
     X, y = data.frame, data.target
     X_tr, X_te, y_tr, y_te = train_test_split(X, y, test_size=0.3, stratify=y, random_state=args.seed)
     X_tr, X_te = X_tr.reset_index(drop=True), X_te.reset_index(drop=True)
@@ -331,7 +331,8 @@ def run_table(name: str, args, factories: dict) -> list[dict]:
                   if smalls else None)
     base = dict(table=name, n_train=len(X_tr), n_columns=X.shape[1],
                 minority=float(y.value_counts(normalize=True).min()), coverage_k=ctx["k"])
-    rows = [dict(base, model="real data", small_real=real_small, **scores(X_tr, y_tr.to_numpy(), ctx, args.seed))]
+    rows = [dict(base, model="real data", small_real=real_small,
+                 **scores(X_tr, enc_tr, y_tr.to_numpy(), ctx, args.seed))]
     print(f"{name}: {len(X_tr)} train / {len(X_te)} test rows, {X.shape[1]} columns, classes "
           f"{y.value_counts().to_dict()}, coverage k={ctx['k']}", flush=True)
     for model_name, make in factories.items():
@@ -344,8 +345,9 @@ def run_table(name: str, args, factories: dict) -> list[dict]:
             model.sample_labeled(10000, random_state=args.seed)
             row["sample_10k_s"] = time.perf_counter() - t0
             Xs, ys = model.sample_labeled(len(X_tr), random_state=args.seed + 1)
-            row.update(scores(Xs, np.asarray(ys), ctx, args.seed))
-            row["DCR_ratio"] = float(metrics.dcr_ratio(scaler(Xs), enc_tr, enc_te))
+            s = scaler(Xs)
+            row.update(scores(Xs, s, np.asarray(ys), ctx, args.seed))
+            row["DCR_ratio"] = float(metrics.dcr_ratio(s, enc_tr, enc_te))
         except Exception as exc:  # a peer that fails is reported, not hidden
             row["error"] = f"{type(exc).__name__}: {exc}"[:200]
         if "error" not in row and smalls:

@@ -24,7 +24,7 @@ from .sampling import draw
 from .schedules import SCHEDULES
 from .score import chunk_rows
 from .solvers import SOLVERS
-from .teacher import CV_ROWS, TEACHERS, build_teacher, effective_size, select_teacher
+from .teacher import CV_ROWS, CV_TEACHERS, TEACHERS, build_teacher, effective_size, select_teacher
 from .training import fit_regression
 
 __all__ = ["DiffusionSupervisedGenerator"]
@@ -401,7 +401,7 @@ class DiffusionSupervisedGenerator(DensityMixin, BaseEstimator):
         log_w = None if weights is None else torch.as_tensor(np.log(weights))
         args = (self.bandwidth, self.whiten, self.variance_correction)
         rows, seed = np.arange(n), 0
-        if "auto" in (*args, self.teacher) or self.teacher in ("local", "gmm"):  # rng only when there is a choice
+        if "auto" in (*args, self.teacher) or self.teacher in CV_TEACHERS:  # rng only when there is a choice
             m = min(n, CV_ROWS)
             rows = rng.choice(n, m, replace=False) if m < n else rows
             seed = int(rng.randint(2**31 - 1))

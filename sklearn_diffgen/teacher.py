@@ -79,6 +79,8 @@ TEACHERS = ("kde", "adaptive", "local", "gmm")
 #: The kinds ``teacher="auto"`` chooses from: those whose labelling costs about as much as the
 #: plain kernel's (the local teacher's costs 6 to 80 times as much, so it is chosen by hand).
 AUTO_TEACHERS = ("kde", "adaptive")
+#: The kinds whose own parameter (the local rank, the mixture's components) is always cross-validated.
+CV_TEACHERS = ("local", "gmm")
 #: The sensitivity of the adaptive teacher's widths to its pilot density (Abramson's law).
 ABRAMSON = 0.5
 #: The ranks r the local teacher tries (those below the dimension), each with
@@ -407,15 +409,13 @@ def cross_validated_log_likelihood(x: Tensor, bandwidths, *, variance_correction
     True
     """
     x = x.to(torch.float64)
-    perm, fold = (t.to(x.device) for t in _folds(x.shape[0], n_folds, generator))
     hs = [float(h) for h in bandwidths]
     cs = [variance_scale(h) if variance_correction else 1.0 for h in hs]
     out = torch.zeros(len(hs), dtype=torch.float64)
     coefficients = [(c, c * h) for c, h in zip(cs, hs)]
     if log_weights is not None:
         w = torch.softmax(log_weights.to(device=x.device, dtype=torch.float64), dim=0)
-    for k in range(n_folds):
-        val, train = perm[fold == k], perm[fold != k]
+    for val, train in _folds(x.shape[0], n_folds, generator, x.device):
         if kind != "kde":
             lw = None if log_weights is None else w[train].log()
             xt = x[train]
@@ -485,7 +485,7 @@ def fit_mixture(x: Tensor, n_components: int, seed: int = 0):
         x.detach().to("cpu", torch.float64).numpy())
 
 
-def mixture_teacher(mixture, *, min_width: float = 0.0, device=None) -> Teacher:
+def mixture_teacher(mixture, *, min_width: float = 0.0) -> Teacher:
     r"""The teacher that is the fitted Gaussian mixture :math:`\sum_k \pi_k N(\mu_k, \Sigma_k)`.
 
     Each :math:`\Sigma_k = V_k \operatorname{diag}(\lambda_k) V_k^\top` is split as
@@ -509,9 +509,12 @@ def mixture_teacher(mixture, *, min_width: float = 0.0, device=None) -> Teacher:
     h = max(float(min_width), math.sqrt(max(float(lam.min()), 0.0)))
     means = torch.as_tensor(mixture.means_, dtype=torch.float64)
     log_pi = torch.as_tensor(mixture.weights_, dtype=torch.float64).log()
-    move = lambda t: t.to(device) if device is not None else t  # noqa: E731
-    return Teacher(move(means), h, 1.0, move(log_pi), bases=move(vec),
-                   local_variances=move((lam - h * h).clamp_min(0.0)), kind="gmm")
+    return Teacher(means, h, 1.0, log_pi, bases=vec, local_variances=(lam - h * h).clamp_min(0.0), kind="gmm")
+
+
+def _refuse_weights(log_weights: Tensor | None) -> None:
+    if log_weights is not None:
+        raise ValueError("teacher='gmm' does not take sample weights (GaussianMixture has none)")
 
 
 def _mixture_components(n_rows: int, d: int) -> list[int]:
@@ -534,21 +537,21 @@ def cross_validated_mixture_log_likelihood(x: Tensor, n_components, *, n_folds: 
     >>> bool(cv[1] > cv[0])  # two clusters
     True
     """
-    x = x.to(torch.float64)
-    perm, fold = _folds(x.shape[0], n_folds, generator)
+    x = x.detach().to("cpu", torch.float64)
     out = torch.zeros(len(n_components), dtype=torch.float64)
-    for k in range(n_folds):
-        val, train = perm[fold == k], perm[fold != k]
+    for val, train in _folds(x.shape[0], n_folds, generator):
+        xt, xv = x[train], x[val].numpy()
         for j, m in enumerate(n_components):
-            out[j] += float(fit_mixture(x[train], m, seed).score(x[val].cpu().numpy())) / n_folds
+            out[j] += float(fit_mixture(xt, m, seed).score(xv)) / n_folds
     return out
 
 
-def _folds(n: int, n_folds: int, generator: torch.Generator | None) -> tuple[Tensor, Tensor]:
-    """The shuffled rows and the fold of each position: rows ``perm[fold == k]`` are fold k."""
+def _folds(n: int, n_folds: int, generator: torch.Generator | None, device=None) -> list[tuple[Tensor, Tensor]]:
+    """The (held-out rows, training rows) of each fold: the rows, shuffled, are dealt into folds in turn."""
     if not 2 <= n_folds <= n:
         raise ValueError(f"n_folds must be in [2, n_samples={n}], got {n_folds}")
-    return torch.randperm(n, generator=generator), torch.arange(n) % n_folds
+    perm, fold = torch.randperm(n, generator=generator).to(device), (torch.arange(n) % n_folds).to(device)
+    return [(perm[fold == k], perm[fold != k]) for k in range(n_folds)]
 
 
 class TeacherChoice(NamedTuple):
@@ -588,9 +591,8 @@ def build_teacher(data: Tensor, choice: TeacherChoice, *, log_weights: Tensor | 
     """
     h = choice.bandwidth
     if choice.kind == "gmm":
-        if log_weights is not None:
-            raise ValueError("teacher='gmm' does not take sample weights (GaussianMixture has none)")
-        return mixture_teacher(fit_mixture(data, choice.n_components, seed), min_width=min_width, device=data.device)
+        _refuse_weights(log_weights)
+        return mixture_teacher(fit_mixture(data, choice.n_components, seed), min_width=min_width).to(data.device)
     if choice.kind == "kde":
         return Teacher(data, h, variance_scale(h) if choice.variance_correction else 1.0, log_weights)
     if choice.kind == "local":
@@ -673,40 +675,49 @@ def select_teacher(x: Tensor, n_total: float, bandwidth, whiten, variance_correc
     whitens = [False, True] if whiten == "auto" else [bool(whiten)]
     corrections = [False, True] if variance_correction == "auto" else [bool(variance_correction)]
     kinds = list(AUTO_TEACHERS) if teacher == "auto" else [teacher]
-    n_fold = x.shape[0] - math.ceil(x.shape[0] / min(3, x.shape[0]))  # rows of a fold's teacher, at least
+    n_folds = min(3, x.shape[0])
+    n_fold = x.shape[0] - math.ceil(x.shape[0] / n_folds)  # rows of a fold's teacher, at least
     ranks = [r for r in LOCAL_RANKS if r < d and r <= local_neighbors(r, n_fold)]
     if not ranks and "local" in kinds:
         if teacher == "local":
             raise ValueError(f"teacher='local' needs at least 2 features and 3 rows, got {d} and {x.shape[0]}")
         kinds.remove("local")
     components = _mixture_components(n_fold, d)
-    if "gmm" in kinds and log_weights is not None:
-        raise ValueError("teacher='gmm' does not take sample weights (GaussianMixture has none)")
-    if "gmm" in kinds and not components:
-        raise ValueError(f"teacher='gmm' needs at least {d + 1} rows in each cross-validation fold's "
-                         f"training part ({d} features), got {n_fold}")
+    if teacher == "gmm":
+        _refuse_weights(log_weights)
+        if not components:
+            raise ValueError(f"teacher='gmm' needs at least {d + 1} rows in each cross-validation fold's "
+                             f"training part ({d} features), got {n_fold}")
     if (bandwidth != "auto" and len(whitens) == len(corrections) == len(kinds) == 1
-            and kinds[0] not in ("local", "gmm")):
+            and kinds[0] not in CV_TEACHERS):
         return TeacherChoice(resolve_bandwidth(bandwidth, n_total, d), whitens[0], corrections[0], math.nan, kinds[0])
     if bandwidth == "auto":
         grid = [*(m ** (-1.0 / (d + 4)) * torch.logspace(-1.3, 0.3, 17, dtype=torch.float64)).tolist(),
                 *WIDE_BANDWIDTHS]
     else:
         grid = [resolve_bandwidth(bandwidth, n_total, d)]
-    best = TeacherChoice(grid[0], whitens[0], corrections[0], -math.inf, kinds[0],
-                         rank=ranks[0] if kinds[0] == "local" else 0,
-                         n_components=components[0] if kinds[0] == "gmm" else 0)  # kept if no score is finite
     W, logdet = whitening
-    cv = functools.partial(cross_validated_log_likelihood, n_folds=min(3, x.shape[0]), budget_bytes=budget_bytes,
+    folds = lambda: torch.Generator().manual_seed(int(fold_seed))  # noqa: E731  the same folds for all
+    if teacher == "gmm":  # its own widths: only the number of components is chosen, on the first whitening
+        # (which moves its score by log|det W| alone), without the variance correction
+        xw = x @ W.to(x) if whitens[0] else x
+        gm = cross_validated_mixture_log_likelihood(xw, components, n_folds=n_folds, generator=folds(), seed=fold_seed)
+        j = int(torch.argmax(gm))
+        score = float(gm[j]) + (logdet if whitens[0] else 0.0)
+        best = (TeacherChoice(grid[0], whitens[0], False, score, "gmm", n_components=components[j])
+                if score > -math.inf else  # kept if no score is finite
+                TeacherChoice(grid[0], whitens[0], corrections[0], -math.inf, "gmm", n_components=components[0]))
+        h = best.bandwidth * (m / n_total) ** (1.0 / (d + 4)) if bandwidth == "auto" else best.bandwidth
+        return best._replace(bandwidth=float(h), pilot_bandwidth=float(best.bandwidth))
+    best = TeacherChoice(grid[0], whitens[0], corrections[0], -math.inf, kinds[0],
+                         rank=ranks[0] if kinds[0] == "local" else 0)  # kept if no score is finite
+    cv = functools.partial(cross_validated_log_likelihood, n_folds=n_folds, budget_bytes=budget_bytes,
                            log_weights=log_weights)
     for w in whitens:
         xw = x @ W.to(x) if w else x  # W is symmetric
         for c in corrections:
-            folds = lambda: torch.Generator().manual_seed(int(fold_seed))  # noqa: E731  the same folds for all
-            i = 0  # the mixture alone needs no bandwidth
-            if kinds != ["gmm"]:
-                scores = cv(xw, grid, variance_correction=c, generator=folds())
-                i = int(torch.argmax(scores))
+            scores = cv(xw, grid, variance_correction=c, generator=folds())
+            i = int(torch.argmax(scores))
             candidates = [(float(scores[i]), grid[i], "kde", 0)] if "kde" in kinds else []
             if "adaptive" in kinds:  # its best bandwidth is near the plain one's: score the 5 around it
                 near = grid[max(0, i - 2): i + 3]
@@ -719,16 +730,9 @@ def select_teacher(x: Tensor, n_total: float, bandwidth, whiten, variance_correc
                     lo = cv(xw, below, variance_correction=c, generator=folds(), kind="local", rank=r)
                     j = int(torch.argmax(lo))
                     candidates.append((float(lo[j]), below[j], "local", r))
-            if "gmm" in kinds and (w, c) == (whitens[0], corrections[0]):  # once: no correction, and the
-                # whitening only moves its score by log|det W|, added below
-                gm = cross_validated_mixture_log_likelihood(xw, components, n_folds=min(3, x.shape[0]),
-                                                            generator=folds(), seed=fold_seed)
-                j = int(torch.argmax(gm))
-                candidates.append((float(gm[j]), grid[i], "gmm", components[j]))
             for score, h, kind, r in candidates:
                 score += logdet if w else 0.0
                 if score > best.score:
-                    best = TeacherChoice(h, w, c and kind != "gmm", score, kind, rank=0 if kind == "gmm" else r,
-                                         n_components=r if kind == "gmm" else 0)
+                    best = TeacherChoice(h, w, c, score, kind, rank=r)
     h = best.bandwidth * (m / n_total) ** (1.0 / (d + 4)) if bandwidth == "auto" else best.bandwidth
     return best._replace(bandwidth=float(h), pilot_bandwidth=float(best.bandwidth))

@@ -521,13 +521,14 @@ def sampler(rows):
 def grid_columns(rows):
     """W1 to the test rows, grid-column W1 and the off-grid share, per decoding (mean over seeds)."""
     names = _unique(rows, "decoding")
-    fig, axes = _figure(1, 3, 3.4, "Grid columns on ISLR OJ: snapped to observed values or not")
+    fig, axes = _figure(1, 3, 3.4, "Grid columns on ISLR OJ: snapped together, column by column, or not")
     for ax, (column, ylabel) in zip(axes, (("W1", "W1 to the test rows\n(lower is better)"),
                                            ("grid-column W1", "mean W1 of a grid column\n(lower is better)"),
                                            ("off-grid share", "share of never-observed\ngrid values"))):
         for j, name in enumerate(names):
             ax.bar(j, _mean_se([r[column] for r in rows if r["decoding"] == name])[0], color=f"C{j}")
-        short = {"grids snapped (default)": "snapped\n(default)", "discrete_levels=None": "not snapped\n(None)",
+        short = {"combinations snapped (default)": "joint\n(default)",
+                 "discrete_combinations=False": "column\n(False)", "discrete_levels=None": "off\n(None)",
                  "real training rows": "real\nrows"}
         ax.set_xticks(range(len(names)), [short.get(n, n) for n in names], fontsize=7)
         _label(ax, column, ylabel=ylabel)

@@ -18,6 +18,16 @@ behind a pandas interface:
   :class:`~sklearn.preprocessing.OrdinalEncoder` with :math:`u = k + U(0, 1)` (decoded by
   :math:`\lfloor u \rfloor`, clipped to the codes), inside one
   :class:`~sklearn.compose.ColumnTransformer`.
+* **Combinations of discrete columns.** Grid and categorical columns often hold a few
+  combinations over and over: a store's prices and discounts in a week, a code and the flag
+  derived from it. When the combinations that at least :data:`MIN_COMBINATION_ROWS` training
+  rows share cover at least :data:`COMBINATION_SHARE` of the rows (``discrete_combinations="auto"``),
+  a sampled row's discrete columns are set together to the nearest of those combinations
+  (L1 in the encoded space, each coordinate over its training range, one-hot and indicator
+  coordinates halved), not column by column, so that the relations among them hold. On the
+  17-column ``OJ`` table it took the W1 to the test rows from 1.82 to 1.09 and the coverage
+  from 0.48 to 0.81 (:doc:`/benchmarks/tabular`); a combination that fewer rows share is
+  never stored.
 * **Missing values.** A numeric column with NaNs gets a 0/1 indicator column, and its
   missing entries are filled with values drawn from the column's observed ones, so no
   row is dropped and no spike appears at a fill value; a missing category is a category
@@ -54,6 +64,12 @@ __all__ = ["TabularGenerator", "sample_counts"]
 
 #: A class must be generated with at least this acceptance rate by rejection before giving up.
 _MIN_ACCEPTANCE = 1e-4
+#: ``discrete_combinations`` keeps the combinations of the discrete columns that at least this
+#: many training rows share (so that no single row's combination is stored) ...
+MIN_COMBINATION_ROWS = 2
+#: ... and, with ``"auto"``, snaps to them when they cover at least this share of the rows (at
+#: 0.5 the ``Wage`` table, 0.53 covered, snapped, and its DCR ratio fell from 0.92 to 0.69).
+COMBINATION_SHARE = 0.8
 
 
 # --------------------------------------------------------------------------- column kinds
@@ -187,6 +203,63 @@ def _category_blocks(enc: ColumnTransformer, encoding: str) -> list[slice]:
     return blocks
 
 
+def _discrete_coordinates(enc: ColumnTransformer, cols: list[_Column], encoding: str):
+    """Encoded coordinates of the grid and categorical columns, their L1 weights, and value/indicator pairs.
+
+    Returns the coordinate indices, a weight per coordinate (halved for one-hot and indicator
+    coordinates; each is also divided by its training range later), and for each grid column
+    with missing values the positions (within the coordinates) of its value and its indicator.
+    """
+    num = enc.output_indices_["numeric"]
+    numeric = [c for c in cols if c.kind != "categorical"]
+    coords, weights, pairs, n_ind = [], [], [], 0
+    for j, c in enumerate(numeric):
+        if c.levels is not None:
+            coords.append(num.start + j)
+            weights.append(1.0)
+            if c.has_missing:
+                pairs.append((len(coords) - 1, len(coords)))
+                coords.append(num.start + len(numeric) + n_ind)
+                weights.append(0.5)
+        n_ind += c.has_missing
+    cat = enc.output_indices_["categorical"]
+    coords += list(range(cat.start, cat.stop))
+    weights += [0.5 if encoding == "onehot" else 1.0] * (cat.stop - cat.start)
+    return np.asarray(coords, dtype=int), np.asarray(weights), pairs
+
+
+def _combinations(centres: np.ndarray, min_rows: int):
+    """The distinct rows of ``centres`` that at least ``min_rows`` rows share: (first row of each, share of rows)."""
+    _, first, inverse, counts = np.unique(centres, axis=0, return_index=True, return_inverse=True,
+                                          return_counts=True)
+    keep = counts >= min_rows
+    return np.sort(first[keep]), float(keep[inverse.ravel()].mean())
+
+
+def _snap_combinations(U: np.ndarray, coords: np.ndarray, centres: np.ndarray, scale: np.ndarray,
+                       free: np.ndarray) -> np.ndarray:
+    """Set the coordinates ``coords`` of each row of ``U`` to those of the nearest of ``centres``.
+
+    ``scale`` weighs each coordinate in the L1 distance; where ``free`` is True (the value of a
+    grid column that the combination has missing) a coordinate neither counts nor changes.
+
+    Examples
+    --------
+    >>> U = np.array([[0.1, 5.0, 0.9], [0.8, -1.0, 0.2]])
+    >>> centres = np.array([[0.0, 1.0], [1.0, 0.0]])
+    >>> _snap_combinations(U, np.array([0, 2]), centres, np.ones(2), np.zeros((2, 2), bool)).tolist()
+    [[0.0, 5.0, 1.0], [1.0, -1.0, 0.0]]
+    """
+    out = U.copy()
+    V = U[:, coords]
+    step = max(1, 2**22 // max(1, centres.size))
+    for i in range(0, V.shape[0], step):
+        d = np.where(free[None], 0.0, np.abs(V[i:i + step, None, :] - centres[None]) * scale).sum(axis=2)
+        nn = np.nan_to_num(d, nan=np.inf).argmin(axis=1)
+        out[i:i + step, coords] = np.where(free[nn], V[i:i + step], centres[nn])
+    return out
+
+
 def _decode(U: np.ndarray, enc: ColumnTransformer, cols: list[_Column], encoding: str,
             clip: bool, missing: str):
     """Rows of the encoded space back to a DataFrame with the training columns and dtypes."""
@@ -291,8 +364,10 @@ class TabularGenerator(BaseEstimator):
     Fitted on an array, it returns an array.
 
     A fitted model keeps no training row: the columns' kinds, dtypes and observed minimum and
-    maximum, the category sets, the class frequencies and the row generators, which by
-    default keep none either (:ref:`privacy`).
+    maximum, the category sets, a grid column's values, the class frequencies, the
+    combinations of grid and categorical values that at least two training rows share (see
+    ``discrete_combinations``) and the row generators, which by default keep no row either
+    (:ref:`privacy`).
 
     Parameters
     ----------
@@ -326,6 +401,13 @@ class TabularGenerator(BaseEstimator):
         :mod:`sklearn_diffgen.tabular`): sampled values snap to the nearest of them. None
         leaves float columns continuous and integer columns on their integer range. The
         model is the same either way; only the decoding differs.
+    discrete_combinations : "auto" or bool, default="auto"
+        Whether a sampled row's grid and categorical columns are set together to the nearest
+        combination of their values that at least :data:`MIN_COMBINATION_ROWS` training rows
+        share (see :mod:`sklearn_diffgen.tabular`), instead of column by column. ``"auto"``:
+        when there are at least two such columns and the shared combinations cover at least
+        :data:`COMBINATION_SHARE` of the training rows. Like ``discrete_levels``, it changes
+        the decoding only.
     random_state : int, RandomState instance or None, default=None
         Seeds the dequantisation, the models and the class draws.
 
@@ -336,6 +418,10 @@ class TabularGenerator(BaseEstimator):
         missingness and, for a grid column, its observed values (``levels``), of every column.
     encoder_ : sklearn.compose.ColumnTransformer
         The fitted encoding.
+    combinations_ : DataFrame or None
+        The combinations of the grid and categorical columns that sampled rows snap to (one
+        row each, NaN where a column is missing), or None when ``discrete_combinations`` is
+        off for this fit.
     estimators_ : dict
         The fitted generators: one per class with ``conditional="separate"`` and a label,
         else one under the key None.
@@ -366,17 +452,20 @@ class TabularGenerator(BaseEstimator):
         "clip": ["boolean"],
         "missing": [StrOptions({"reproduce", "impute"})],
         "discrete_levels": [Interval(Integral, 2, None, closed="left"), None],
+        "discrete_combinations": [StrOptions({"auto"}), "boolean"],
         "random_state": ["random_state"],
     }
 
     def __init__(self, estimator=None, *, categorical_encoding="onehot", conditional="separate",
-                 clip=True, missing="reproduce", discrete_levels=20, random_state=None):
+                 clip=True, missing="reproduce", discrete_levels=20, discrete_combinations="auto",
+                 random_state=None):
         self.estimator = estimator
         self.categorical_encoding = categorical_encoding
         self.conditional = conditional
         self.clip = clip
         self.missing = missing
         self.discrete_levels = discrete_levels
+        self.discrete_combinations = discrete_combinations
         self.random_state = random_state
 
     def __sklearn_tags__(self):
@@ -466,6 +555,7 @@ class TabularGenerator(BaseEstimator):
         self.columns_ = _describe(df, self.discrete_levels)
         self.encoder_ = _make_encoder(self.columns_, self.categorical_encoding)
         self.encoder_.fit(_prepare(df, self.columns_, np.random.RandomState(0)))
+        self._fit_combinations(df)
         U = self._encode(df, rng)
         self.classes_ = self.class_prior_ = self.class_count_ = None
         if y is None:
@@ -490,6 +580,26 @@ class TabularGenerator(BaseEstimator):
             )
         self.estimators_ = {c: self._new_estimator(rng).fit(U[codes == k]) for k, c in enumerate(self.classes_)}
         return self
+
+    def _fit_combinations(self, df) -> None:
+        """The shared combinations of the discrete columns, and their encoded centres, or None."""
+        self.combinations_, self._combination_snap = None, None
+        coords, weights, pairs = _discrete_coordinates(self.encoder_, self.columns_, self.categorical_encoding)
+        n_discrete = sum(c.levels is not None or c.kind == "categorical" for c in self.columns_)
+        if self.discrete_combinations is False or n_discrete < 2:
+            return
+        centres = self._encode(df, None)[:, coords]  # cell centres: equal rows share a combination
+        rows, share = _combinations(centres, MIN_COMBINATION_ROWS)
+        if not rows.size or (self.discrete_combinations == "auto" and share < COMBINATION_SHARE):
+            return
+        span = np.ptp(centres, axis=0)
+        scale = weights / np.where(span > 0, span, 1.0)
+        free = np.zeros((rows.size, coords.size), dtype=bool)
+        for value, indicator in pairs:  # a missing grid value: its indicator is set, its value stays free
+            free[:, value] = centres[rows, indicator] > 0.5
+        self._combination_snap = (coords, centres[rows], scale, free)
+        discrete = [c.name for c in self.columns_ if c.levels is not None or c.kind == "categorical"]
+        self.combinations_ = df.iloc[rows][discrete].reset_index(drop=True)
 
     # ---------------------------------------------------------------------- sample
     def _class_codes(self, y) -> np.ndarray:
@@ -538,6 +648,8 @@ class TabularGenerator(BaseEstimator):
         return np.vstack(kept)[:n]
 
     def _output(self, U: np.ndarray):
+        if self._combination_snap is not None:
+            U = _snap_combinations(U, *self._combination_snap)
         frame = _decode(U, self.encoder_, self.columns_, self.categorical_encoding, self.clip, self.missing)
         if self._array_input:
             return frame.to_numpy()

@@ -338,7 +338,8 @@ def test_grid_columns_keep_their_values_and_frequencies(grid_frame):
 
 def test_grid_columns_change_only_the_decoding(grid_frame):
     """The model sees the same rows with or without grids; decoding snaps to the nearest value."""
-    grid = TabularGenerator(kde(0.05), random_state=0).fit(grid_frame)
+    # column by column: a few of the 50 (price, store, flag) combinations have fewer than 2 rows
+    grid = TabularGenerator(kde(0.05), discrete_combinations=False, random_state=0).fit(grid_frame)
     plain = TabularGenerator(kde(0.05), discrete_levels=None, random_state=0).fit(grid_frame)
     np.testing.assert_array_equal(grid.estimators_[None].tree_.data, plain.estimators_[None].tree_.data)
     a, b = grid.sample(3000, random_state=2), plain.sample(3000, random_state=2)
@@ -354,3 +355,91 @@ def test_grid_columns_change_only_the_decoding(grid_frame):
 def test_bad_discrete_levels(grid_frame):
     with pytest.raises(ValueError):
         TabularGenerator(kde(), discrete_levels=1).fit(grid_frame)
+
+
+# ---------------------------------------------------------- combinations of discrete columns
+@pytest.fixture
+def price_frame():
+    """A store's price and discount fix the sale price: 8 combinations (one of them in a single row)."""
+    rng = np.random.RandomState(4)
+    price = np.array([1.69, 1.69, 1.99, 1.99, 2.09, 2.09, 2.29, 2.29])
+    disc = np.array([0.0, 0.2, 0.0, 0.4, 0.0, 0.3, 0.0, 0.5])
+    k = rng.choice(7, N)  # combination 7 occurs once, below
+    k[0] = 7
+    return pd.DataFrame({"price": price[k], "disc": disc[k], "sale": price[k] - disc[k],
+                         "kind": pd.Categorical(np.where(k % 2, "promo", "list")),
+                         "loyal": rng.beta(2, 2, N)})
+
+
+def _rows(frame, cols):
+    return set(map(tuple, frame[cols].round(6).astype(str).to_numpy()))
+
+
+def test_discrete_combinations_keep_relations_between_columns(price_frame):
+    cols = ["price", "disc", "sale", "kind"]
+    counts = price_frame[cols].round(6).astype(str).value_counts()
+    shared = {tuple(t) for t in counts[counts >= 2].index}
+    assert len(shared) == 7 and len(counts) == 8  # the single-row combination is not shared
+    gen = TabularGenerator(kde(0.3), random_state=0).fit(price_frame)  # wide: columns mix
+    assert _rows(gen.combinations_, cols) == shared
+    out = gen.sample(3000, random_state=0)
+    assert _rows(out, cols) <= shared  # every row is a shared combination, never the single one
+    np.testing.assert_allclose(out["sale"], out["price"] - out["disc"], atol=1e-9)
+    assert out["loyal"].nunique() > 2000  # the continuous column is left alone
+    # column by column, the same draws break the relation
+    plain = TabularGenerator(kde(0.3), discrete_combinations=False, random_state=0).fit(price_frame)
+    assert plain.combinations_ is None
+    off = plain.sample(3000, random_state=0)
+    assert np.mean(np.abs(off["sale"] - (off["price"] - off["disc"])) > 1e-9) > 0.2
+    np.testing.assert_array_equal(out["loyal"], off["loyal"])  # the same draws, decoded otherwise
+
+
+def test_discrete_combinations_snap_to_the_nearest(price_frame):
+    """Each row's discrete part is the combination nearest in range-scaled L1 to its column-by-column decoding."""
+    gen = TabularGenerator(kde(0.05), random_state=0).fit(price_frame)
+    plain = TabularGenerator(kde(0.05), discrete_combinations=False, random_state=0).fit(price_frame)
+    U = gen._sample_encoded(None, 2000, np.random.RandomState(5))
+    a, b = gen._output(U), plain._output(U)
+    num = ["price", "disc", "sale"]
+    span = price_frame[num].max() - price_frame[num].min()
+    C = gen.combinations_
+    raw = U[:, :3]  # the numeric block comes first: price, disc, sale, then loyal
+    d = (np.abs(raw[:, None, :] - C[num].to_numpy()[None]) / span.to_numpy()).sum(axis=2)
+    onehot = U[:, 4:6]  # the kind block: "list", "promo"
+    d += 0.5 * np.abs(onehot[:, None, :] - np.eye(2)[C["kind"].cat.codes.to_numpy()][None]).sum(axis=2)
+    expected = C.iloc[d.argmin(axis=1)].reset_index(drop=True)
+    pd.testing.assert_frame_equal(a[C.columns], expected, check_dtype=False)
+    assert (a[num].to_numpy() != b[num].to_numpy()).any()  # it differs from the column-by-column decoding
+
+
+def test_discrete_combinations_auto_needs_shared_rows(grid_frame):
+    rng = np.random.RandomState(6)
+    unique = pd.DataFrame({"a": rng.randint(0, 12, N).astype(np.int64), "b": rng.randint(0, 12, N).astype(np.int64),
+                           "c": rng.randint(0, 12, N).astype(np.int64), "x": rng.normal(size=N)})
+    # 1,728 possible combinations for 600 rows: too few are shared for "auto"
+    assert TabularGenerator(kde(), random_state=0).fit(unique).combinations_ is None
+    assert TabularGenerator(kde(), discrete_combinations=True, random_state=0).fit(unique).combinations_ is not None
+    # one discrete column: nothing to combine
+    assert TabularGenerator(kde(), discrete_combinations=True, random_state=0).fit(grid_frame[["price", "loyal"]]
+                                                                                  ).combinations_ is None
+    with pytest.raises(ValueError, match="discrete_combinations"):
+        TabularGenerator(kde(), discrete_combinations="yes").fit(grid_frame)
+
+
+@pytest.mark.parametrize("encoding", ["onehot", "ordinal"])
+@pytest.mark.parametrize("missing", ["reproduce", "impute"])
+def test_discrete_combinations_with_missing_values(price_frame, encoding, missing):
+    df = price_frame.copy()
+    df.loc[df.index % 5 == 0, "disc"] = np.nan  # a fifth of the rows miss their discount
+    gen = TabularGenerator(kde(0.05), categorical_encoding=encoding, missing=missing, random_state=0).fit(df)
+    out = gen.sample(3000, random_state=0)
+    levels = set(price_frame["disc"])
+    assert set(out["disc"].dropna()) <= levels
+    seen = _rows(gen.combinations_, ["price", "disc", "sale", "kind"])
+    if missing == "reproduce":
+        assert _rows(out, ["price", "disc", "sale", "kind"]) <= seen
+        assert abs(out["disc"].isna().mean() - 0.2) < 0.04
+    else:
+        assert not out["disc"].isna().any()
+        known = out[["price", "sale", "kind"]].round(6).astype(str)
+        assert set(map(tuple, known.to_numpy())) <= _rows(gen.combinations_, ["price", "sale", "kind"])

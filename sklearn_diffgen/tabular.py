@@ -21,7 +21,8 @@ behind a pandas interface:
 * **Combinations of discrete columns.** Grid and categorical columns often hold a few
   combinations over and over: a store's prices and discounts in a week, a code and the flag
   derived from it. When the combinations that at least :data:`MIN_COMBINATION_ROWS` training
-  rows share cover at least :data:`COMBINATION_SHARE` of the rows (``discrete_combinations="auto"``),
+  rows share cover at least :data:`COMBINATION_SHARE` of the rows (``discrete_combinations="auto"``;
+  with one model per class, the share is each class's),
   a sampled row's discrete columns are set together to the nearest of those combinations
   (L1 in the encoded space, each coordinate over its training range, one-hot and indicator
   coordinates halved), not column by column, so that the relations among them hold. On the
@@ -229,11 +230,11 @@ def _discrete_coordinates(enc: ColumnTransformer, cols: list[_Column], encoding:
 
 
 def _combinations(centres: np.ndarray, min_rows: int):
-    """The distinct rows of ``centres`` that at least ``min_rows`` rows share: (first row of each, share of rows)."""
+    """The distinct rows of ``centres`` that at least ``min_rows`` rows share: (first row of each, mask of their rows)."""
     _, first, inverse, counts = np.unique(centres, axis=0, return_index=True, return_inverse=True,
                                           return_counts=True)
     keep = counts >= min_rows
-    return np.sort(first[keep]), float(keep[inverse.ravel()].mean())
+    return np.sort(first[keep]), keep[inverse.ravel()]
 
 
 def _snap_combinations(U: np.ndarray, coords: np.ndarray, centres: np.ndarray, scale: np.ndarray,
@@ -245,18 +246,20 @@ def _snap_combinations(U: np.ndarray, coords: np.ndarray, centres: np.ndarray, s
 
     Examples
     --------
-    >>> U = np.array([[0.1, 5.0, 0.9], [0.8, -1.0, 0.2]])
+    >>> U = np.array([[0.1, 5.0, 0.9], [0.8, -1.0, 0.2], [np.nan, 2.0, 0.2]])
     >>> centres = np.array([[0.0, 1.0], [1.0, 0.0]])
     >>> _snap_combinations(U, np.array([0, 2]), centres, np.ones(2), np.zeros((2, 2), bool)).tolist()
-    [[0.0, 5.0, 1.0], [1.0, -1.0, 0.0]]
+    [[0.0, 5.0, 1.0], [1.0, -1.0, 0.0], [nan, 2.0, 0.2]]
     """
     out = U.copy()
     V = U[:, coords]
+    finite = np.isfinite(V).all(axis=1)  # a row with a NaN is left as it is, not snapped anywhere
     step = max(1, 2**22 // max(1, centres.size))
     for i in range(0, V.shape[0], step):
         d = np.where(free[None], 0.0, np.abs(V[i:i + step, None, :] - centres[None]) * scale).sum(axis=2)
         nn = np.nan_to_num(d, nan=np.inf).argmin(axis=1)
-        out[i:i + step, coords] = np.where(free[nn], V[i:i + step], centres[nn])
+        keep = free[nn] | ~finite[i:i + step, None]
+        out[i:i + step, coords] = np.where(keep, V[i:i + step], centres[nn])
     return out
 
 
@@ -363,10 +366,11 @@ class TabularGenerator(BaseEstimator):
     encoding, class conditioning and decoding described in :mod:`sklearn_diffgen.tabular`.
     Fitted on an array, it returns an array.
 
-    A fitted model keeps no training row: the columns' kinds, dtypes and observed minimum and
-    maximum, the category sets, a grid column's values, the class frequencies, the
-    combinations of grid and categorical values that at least two training rows share (see
-    ``discrete_combinations``) and the row generators, which by default keep no row either
+    A fitted model keeps no training row that the training set holds only once: the columns'
+    kinds, dtypes and observed minimum and maximum, the category sets, a grid column's values,
+    the class frequencies, the combinations of grid and categorical values that at least two
+    training rows share (see ``discrete_combinations``; in a table of such columns alone they
+    are whole rows, each one repeated) and the row generators, which by default keep no row
     (:ref:`privacy`).
 
     Parameters
@@ -406,8 +410,11 @@ class TabularGenerator(BaseEstimator):
         combination of their values that at least :data:`MIN_COMBINATION_ROWS` training rows
         share (see :mod:`sklearn_diffgen.tabular`), instead of column by column. ``"auto"``:
         when there are at least two such columns and the shared combinations cover at least
-        :data:`COMBINATION_SHARE` of the training rows. Like ``discrete_levels``, it changes
-        the decoding only.
+        :data:`COMBINATION_SHARE` of the training rows (with ``conditional="separate"``, of
+        the class's training rows: a class whose rows hold combinations of their own is
+        decoded column by column). With ``missing="impute"``
+        only combinations without a missing value are kept. Like ``discrete_levels``, it
+        changes the decoding only; sampling costs a distance to every kept combination.
     random_state : int, RandomState instance or None, default=None
         Seeds the dequantisation, the models and the class draws.
 
@@ -418,10 +425,11 @@ class TabularGenerator(BaseEstimator):
         missingness and, for a grid column, its observed values (``levels``), of every column.
     encoder_ : sklearn.compose.ColumnTransformer
         The fitted encoding.
-    combinations_ : DataFrame or None
-        The combinations of the grid and categorical columns that sampled rows snap to (one
-        row each, NaN where a column is missing), or None when ``discrete_combinations`` is
-        off for this fit.
+    combinations_ : dict or None
+        The combinations of the grid and categorical columns that sampled rows snap to, as a
+        DataFrame (one row each, NaN where a column is missing), under each class whose rows
+        snap (``conditional="separate"``: the rule is applied to each class's rows), or under
+        the key None (fitted without y, or ``conditional="joint"``); None when no rows snap.
     estimators_ : dict
         The fitted generators: one per class with ``conditional="separate"`` and a label,
         else one under the key None.
@@ -555,10 +563,10 @@ class TabularGenerator(BaseEstimator):
         self.columns_ = _describe(df, self.discrete_levels)
         self.encoder_ = _make_encoder(self.columns_, self.categorical_encoding)
         self.encoder_.fit(_prepare(df, self.columns_, np.random.RandomState(0)))
-        self._fit_combinations(df)
         U = self._encode(df, rng)
         self.classes_ = self.class_prior_ = self.class_count_ = None
         if y is None:
+            self._fit_combinations(df, {None: slice(None)})
             self.estimators_ = {None: self._new_estimator(rng).fit(U)}
             return self
         y_in, y = y, np.asarray(y)
@@ -570,6 +578,7 @@ class TabularGenerator(BaseEstimator):
         self.classes_, codes, self.class_count_ = np.unique(y, return_inverse=True, return_counts=True)
         self.class_prior_ = self.class_count_ / self.class_count_.sum()
         if self.conditional == "joint":
+            self._fit_combinations(df, {None: slice(None)})
             self.estimators_ = {None: self._new_estimator(rng).fit(np.hstack([U, self._label_onehot(codes)]))}
             return self
         small = self.classes_[self.class_count_ < 2]
@@ -578,28 +587,40 @@ class TabularGenerator(BaseEstimator):
                 f"classes {small.tolist()} have a single row, too few to learn their rows' distribution: "
                 "drop them or merge them into other classes"
             )
+        self._fit_combinations(df, {c: codes == k for k, c in enumerate(self.classes_)})
         self.estimators_ = {c: self._new_estimator(rng).fit(U[codes == k]) for k, c in enumerate(self.classes_)}
         return self
 
-    def _fit_combinations(self, df) -> None:
-        """The shared combinations of the discrete columns, and their encoded centres, or None."""
-        self.combinations_, self._combination_snap = None, None
-        coords, weights, pairs = _discrete_coordinates(self.encoder_, self.columns_, self.categorical_encoding)
-        n_discrete = sum(c.levels is not None or c.kind == "categorical" for c in self.columns_)
-        if self.discrete_combinations is False or n_discrete < 2:
+    def _fit_combinations(self, df, groups: dict) -> None:
+        """The shared combinations of the discrete columns, their encoded centres, and which groups snap.
+
+        The combinations are those that at least :data:`MIN_COMBINATION_ROWS` training rows
+        share; ``groups`` maps a key (a class, or None) to its rows, a mask or a slice, and
+        with ``"auto"`` a group snaps when shared combinations cover
+        :data:`COMBINATION_SHARE` of its rows.
+        """
+        self.combinations_, self._combination_snap = None, {}
+        discrete = [c.name for c in self.columns_ if c.levels is not None or c.kind == "categorical"]
+        auto = isinstance(self.discrete_combinations, str)
+        if (not auto and not self.discrete_combinations) or len(discrete) < 2:
             return
+        coords, weights, pairs = _discrete_coordinates(self.encoder_, self.columns_, self.categorical_encoding)
         centres = self._encode(df, None)[:, coords]  # cell centres: equal rows share a combination
-        rows, share = _combinations(centres, MIN_COMBINATION_ROWS)
-        if not rows.size or (self.discrete_combinations == "auto" and share < COMBINATION_SHARE):
+        rows, shared = _combinations(centres, MIN_COMBINATION_ROWS)
+        if self.missing == "impute":  # complete combinations only: a missing value could not be decoded as one
+            rows = rows[df[discrete].iloc[rows].notna().all(axis=1).to_numpy()]
+        keys = [key for key, mask in groups.items() if not auto or shared[mask].mean() >= COMBINATION_SHARE]
+        if not rows.size or not keys:
             return
         span = np.ptp(centres, axis=0)
         scale = weights / np.where(span > 0, span, 1.0)
         free = np.zeros((rows.size, coords.size), dtype=bool)
         for value, indicator in pairs:  # a missing grid value: its indicator is set, its value stays free
             free[:, value] = centres[rows, indicator] > 0.5
-        self._combination_snap = (coords, centres[rows], scale, free)
-        discrete = [c.name for c in self.columns_ if c.levels is not None or c.kind == "categorical"]
-        self.combinations_ = df.iloc[rows][discrete].reset_index(drop=True)
+        snap = (coords, centres[rows], scale, free)
+        table = df.iloc[rows][discrete].reset_index(drop=True)
+        self._combination_snap = {key: snap for key in keys}
+        self.combinations_ = {key: table for key in keys}
 
     # ---------------------------------------------------------------------- sample
     def _class_codes(self, y) -> np.ndarray:
@@ -647,9 +668,15 @@ class TabularGenerator(BaseEstimator):
                 )
         return np.vstack(kept)[:n]
 
-    def _output(self, U: np.ndarray):
-        if self._combination_snap is not None:
-            U = _snap_combinations(U, *self._combination_snap)
+    def _output(self, U: np.ndarray, codes: np.ndarray | None = None):
+        snap = self._combination_snap
+        if None in snap:
+            U = _snap_combinations(U, *snap[None])
+        elif snap:
+            U = U.copy()
+            for k in np.unique(codes):
+                if self.classes_[k] in snap:
+                    U[codes == k] = _snap_combinations(U[codes == k], *snap[self.classes_[k]])
         frame = _decode(U, self.encoder_, self.columns_, self.categorical_encoding, self.clip, self.missing)
         if self._array_input:
             return frame.to_numpy()
@@ -688,7 +715,7 @@ class TabularGenerator(BaseEstimator):
                 codes = self._class_codes(y)
         elif y is not None:
             raise ValueError("y was given, but this TabularGenerator was fitted without labels")
-        return self._output(self._sample_encoded(codes, n_samples, rng))
+        return self._output(self._sample_encoded(codes, n_samples, rng), codes)
 
     def sample_labeled(self, n_samples=1, *, class_proportions="train", random_state=None):
         """Draw ``(X, y)`` with class counts in the given proportions: the rebalancing helper.

@@ -381,7 +381,7 @@ def test_discrete_combinations_keep_relations_between_columns(price_frame):
     shared = {tuple(t) for t in counts[counts >= 2].index}
     assert len(shared) == 7 and len(counts) == 8  # the single-row combination is not shared
     gen = TabularGenerator(kde(0.3), random_state=0).fit(price_frame)  # wide: columns mix
-    assert _rows(gen.combinations_, cols) == shared
+    assert _rows(gen.combinations_[None], cols) == shared
     out = gen.sample(3000, random_state=0)
     assert _rows(out, cols) <= shared  # every row is a shared combination, never the single one
     np.testing.assert_allclose(out["sale"], out["price"] - out["disc"], atol=1e-9)
@@ -402,7 +402,7 @@ def test_discrete_combinations_snap_to_the_nearest(price_frame):
     a, b = gen._output(U), plain._output(U)
     num = ["price", "disc", "sale"]
     span = price_frame[num].max() - price_frame[num].min()
-    C = gen.combinations_
+    C = gen.combinations_[None]
     raw = U[:, :3]  # the numeric block comes first: price, disc, sale, then loyal
     d = (np.abs(raw[:, None, :] - C[num].to_numpy()[None]) / span.to_numpy()).sum(axis=2)
     onehot = U[:, 4:6]  # the kind block: "list", "promo"
@@ -424,6 +424,34 @@ def test_discrete_combinations_auto_needs_shared_rows(grid_frame):
                                                                                   ).combinations_ is None
     with pytest.raises(ValueError, match="discrete_combinations"):
         TabularGenerator(kde(), discrete_combinations="yes").fit(grid_frame)
+    assert TabularGenerator(kde(), discrete_combinations=np.False_).fit(grid_frame).combinations_ is None
+
+
+def test_discrete_combinations_are_each_class_own():
+    """With one model per class, the rule holds per class: a class of unshared combinations is not snapped."""
+    rng = np.random.RandomState(7)
+    big = rng.randint(0, 10, 540)  # the big class: g1 = g2 = g3, 10 shared combinations
+    small = rng.randint(0, 10, (60, 3))  # the small one: 60 rows, few of 1,000 combinations shared
+    X = pd.DataFrame(np.vstack([np.c_[big, big, big], small]).astype(np.int64), columns=["g1", "g2", "g3"])
+    X["x"] = rng.normal(size=600)
+    y = np.r_[np.zeros(540, int), np.ones(60, int)]
+    gen = TabularGenerator(kde(0.5), random_state=0).fit(X, y)
+    assert list(gen.combinations_) == [0] and len(gen.combinations_[0]) >= 10
+    equal = lambda df: np.mean((df["g1"] == df["g2"]) & (df["g2"] == df["g3"]))  # noqa: E731
+    assert equal(gen.sample(2000, y=0, random_state=0)) == 1.0
+    assert equal(gen.sample(2000, y=1, random_state=0)) < 0.15  # not pulled onto the big class's
+    assert equal(X[y == 1]) < 0.15
+
+
+def test_discrete_combinations_impute_keeps_category_frequencies():
+    rng = np.random.RandomState(8)
+    c = rng.choice(list("abc"), N).astype(object)
+    c[rng.rand(N) < 0.3] = np.nan
+    df = pd.DataFrame({"cat": pd.Categorical(c), "g": rng.choice([0.0, 1.0, 2.0], N), "x": rng.normal(size=N)})
+    out = TabularGenerator(kde(0.05), missing="impute", random_state=0).fit(df).sample(4000, random_state=0)
+    observed = out["cat"].value_counts().reindex(list("abc")).to_numpy()
+    expected = df["cat"].value_counts(normalize=True).reindex(list("abc")).to_numpy() * len(out)
+    assert stats.chisquare(observed, expected).pvalue > 1e-3
 
 
 @pytest.mark.parametrize("encoding", ["onehot", "ordinal"])
@@ -435,11 +463,12 @@ def test_discrete_combinations_with_missing_values(price_frame, encoding, missin
     out = gen.sample(3000, random_state=0)
     levels = set(price_frame["disc"])
     assert set(out["disc"].dropna()) <= levels
-    seen = _rows(gen.combinations_, ["price", "disc", "sale", "kind"])
+    seen = _rows(gen.combinations_[None], ["price", "disc", "sale", "kind"])
     if missing == "reproduce":
         assert _rows(out, ["price", "disc", "sale", "kind"]) <= seen
         assert abs(out["disc"].isna().mean() - 0.2) < 0.04
     else:
         assert not out["disc"].isna().any()
         known = out[["price", "sale", "kind"]].round(6).astype(str)
-        assert set(map(tuple, known.to_numpy())) <= _rows(gen.combinations_, ["price", "sale", "kind"])
+        assert set(map(tuple, known.to_numpy())) <= _rows(gen.combinations_[None], ["price", "sale", "kind"])
+        assert not gen.combinations_[None].isna().any().any()  # imputing: complete combinations only

@@ -81,7 +81,7 @@ def main(argv=None) -> int:
         fit_s = time.perf_counter() - t0
         grid = [c.name for c in gen.columns_ if c.levels is not None]
         combined = gen.sample_labeled(n, random_state=seed)[0]
-        snap, gen._combination_snap = gen._combination_snap, {}  # as discrete_combinations=False would
+        snap, gen._combination_snap = gen._combination_snap, None  # as discrete_combinations=False would
         snapped = gen.sample_labeled(n, random_state=seed)[0]
         levels = {c.name: c.levels for c in gen.columns_}
         for c in gen.columns_:
@@ -91,7 +91,7 @@ def main(argv=None) -> int:
             c.levels = levels[c.name]
         gen._combination_snap = snap
         real = X_tr.sample(n, random_state=seed)
-        n_combinations = max(map(len, (gen.combinations_ or {0: ()}).values()))  # the same for each class
+        n_combinations = len(next(iter(gen.combinations_.values()))) if gen.combinations_ else 0
         for name, S in (("combinations snapped (default)", combined),
                         ("discrete_combinations=False", snapped), ("discrete_levels=None", plain),
                         ("real training rows", real)):

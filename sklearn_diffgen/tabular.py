@@ -257,7 +257,7 @@ def _snap_combinations(U: np.ndarray, coords: np.ndarray, centres: np.ndarray, s
     step = max(1, 2**22 // max(1, centres.size))
     for i in range(0, V.shape[0], step):
         d = np.where(free[None], 0.0, np.abs(V[i:i + step, None, :] - centres[None]) * scale).sum(axis=2)
-        nn = np.nan_to_num(d, nan=np.inf).argmin(axis=1)
+        nn = d.argmin(axis=1)
         keep = free[nn] | ~finite[i:i + step, None]
         out[i:i + step, coords] = np.where(keep, V[i:i + step], centres[nn])
     return out
@@ -599,7 +599,7 @@ class TabularGenerator(BaseEstimator):
         with ``"auto"`` a group snaps when shared combinations cover
         :data:`COMBINATION_SHARE` of its rows.
         """
-        self.combinations_, self._combination_snap = None, {}
+        self.combinations_, self._combination_snap = None, None
         discrete = [c.name for c in self.columns_ if c.levels is not None or c.kind == "categorical"]
         auto = isinstance(self.discrete_combinations, str)
         if (not auto and not self.discrete_combinations) or len(discrete) < 2:
@@ -617,10 +617,9 @@ class TabularGenerator(BaseEstimator):
         free = np.zeros((rows.size, coords.size), dtype=bool)
         for value, indicator in pairs:  # a missing grid value: its indicator is set, its value stays free
             free[:, value] = centres[rows, indicator] > 0.5
-        snap = (coords, centres[rows], scale, free)
+        self._combination_snap = (coords, centres[rows], scale, free)
         table = df.iloc[rows][discrete].reset_index(drop=True)
-        self._combination_snap = {key: snap for key in keys}
-        self.combinations_ = {key: table for key in keys}
+        self.combinations_ = {key: table for key in keys}  # the groups that snap
 
     # ---------------------------------------------------------------------- sample
     def _class_codes(self, y) -> np.ndarray:
@@ -669,14 +668,12 @@ class TabularGenerator(BaseEstimator):
         return np.vstack(kept)[:n]
 
     def _output(self, U: np.ndarray, codes: np.ndarray | None = None):
-        snap = self._combination_snap
-        if None in snap:
-            U = _snap_combinations(U, *snap[None])
-        elif snap:
+        if self._combination_snap is not None and None in self.combinations_:
+            U = _snap_combinations(U, *self._combination_snap)
+        elif self._combination_snap is not None:  # the rows of the classes that snap
+            rows = np.array([c in self.combinations_ for c in self.classes_])[codes]
             U = U.copy()
-            for k in np.unique(codes):
-                if self.classes_[k] in snap:
-                    U[codes == k] = _snap_combinations(U[codes == k], *snap[self.classes_[k]])
+            U[rows] = _snap_combinations(U[rows], *self._combination_snap)
         frame = _decode(U, self.encoder_, self.columns_, self.categorical_encoding, self.clip, self.missing)
         if self._array_input:
             return frame.to_numpy()

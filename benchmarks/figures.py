@@ -566,7 +566,8 @@ DRAW = {
     "scaling": scaling,
     "labelling": labelling,
     **{page: functools.partial(settings, name=page)
-       for page in ("solver_defaults", "training_defaults", "label_count", "label_count_small", "label_count_wide")},
+       for page in ("solver_defaults", "training_defaults", "label_count", "label_count_small", "label_count_wide",
+                    "epochs_small", "epochs_large", "epochs_real")},
     "threads": threads,
     "density": density,
     "tabular": tabular,

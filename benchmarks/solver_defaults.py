@@ -43,7 +43,10 @@ DIFF_TABLES = (["setting", "pairs", "mean_diff", "se", "min", "max", "worse_in"]
                ["setting", "label_s_median", "fit_s_median", "unconverged_mean"])
 #: Titles of the pages this script writes (``--page``); another page is titled by its name.
 TITLES = {"solver_defaults": "Solver defaults", "training_defaults": "Training defaults",
-          "label_count": "Label count", "label_count_small": "Label count on small data sets"}
+          "label_count": "Label count", "label_count_small": "Label count on small data sets",
+          "epochs_small": "Epochs and step size on small data sets",
+          "epochs_large": "Epochs and step size on 4,000 rows",
+          "epochs_real": "Epochs and step size on wine and breast cancer"}
 
 
 def parse_setting(text: str) -> dict:
@@ -128,9 +131,13 @@ def summarise(rows: list[dict]) -> tuple[list[dict], list[dict]]:
     for s in settings[1:]:
         d = [float(by[k[0], k[1], s]["test_ll"]) - float(by[k]["test_ll"]) for k in by
              if k[2] == ref and (k[0], k[1], s) in by and k[0] != "wine"]
+        if not d:  # a setting measured on wine only: its means are in the first table
+            diffs.append({"setting": s, "pairs": 0})
+            continue
         diffs.append({"setting": s, "pairs": len(d), "mean_diff": float(np.mean(d)),
-                      "se": float(np.std(d, ddof=1) / np.sqrt(len(d))), "min": float(np.min(d)),
-                      "max": float(np.max(d)), "worse_in": int(np.sum(np.asarray(d) < 0))})
+                      "se": float(np.std(d, ddof=1) / np.sqrt(len(d))) if len(d) > 1 else None,
+                      "min": float(np.min(d)), "max": float(np.max(d)),
+                      "worse_in": int(np.sum(np.asarray(d) < 0))})
     diffs.insert(0, {"setting": ref})
     for row in diffs:
         mine = [r for r in rows if key(r) == row["setting"]]

@@ -19,9 +19,9 @@ teacher back to the data's variance; on two moons it makes little difference.)
 
 **What this example trades for speed.** 600 rows of two moons, a grid of three
 bandwidths, 3 folds (9 fits), and small models: ``n_labels=1500``, ``max_iter=30``, two
-hidden layers of 64 (defaults: 10,000 labels, 400 epochs, three layers of 128). Small
-models score lower than default ones; the comparison between bandwidths is what this
-example shows.
+hidden layers of 64 (defaults: ``n_labels="auto"``, 1,000 to 30,000 labels; 150 epochs;
+three layers of 128). Small models score lower than default ones; the comparison between
+bandwidths is what this example shows.
 """
 
 # %%

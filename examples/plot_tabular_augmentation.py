@@ -10,8 +10,9 @@ dtypes and categories, of the classes you ask for. We use the Palmer penguins ta
 :func:`sklearn_diffgen.datasets.load_table` loads offline (extra ``datasets``).
 
 **What this example trades for speed.** One small model per species: ``n_labels=2000``,
-``max_iter=40``, two hidden layers of 64 (defaults: 10,000 labels, 400 epochs, three
-layers of 128). The classifier check at the end uses one split, not a cross-validation.
+``max_iter=40``, two hidden layers of 64 (defaults: ``n_labels="auto"``, 1,000 to 30,000
+labels; 150 epochs; three layers of 128). The classifier check at the end uses one split,
+not a cross-validation.
 """
 
 # %%

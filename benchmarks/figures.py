@@ -82,10 +82,10 @@ def _dodged(ax, groups, series, value, *, ticks=None, names=None):
 
 
 def _lookup(rows, column, group_key, series_key):
-    """The ``value`` of :func:`_dodged` that reads ``column`` of the row of each (group, series)."""
+    """The ``value`` of :func:`_dodged`: the mean and standard error of ``column`` over the rows of
+    each (group, series), several when a benchmark ran several seeds."""
     def value(group, series):
-        r = _find(rows, **{group_key: group, series_key: series})
-        return None if r is None or r.get(column) is None else (r[column], None)
+        return _mean_se([r.get(column) for r in rows if r.get(group_key) == group and r.get(series_key) == series])
 
     return value
 
@@ -422,16 +422,17 @@ def tabular(rows):
     for ax, column, title, ylabel in panels:
         _dodged(ax, tables, models, _lookup(rows, column, "table", "model"))
         for i, t in enumerate(tables):
-            real = _find(rows, table=t, model="real data")
-            if real is not None and real.get(column) is not None:
-                ax.hlines(real[column], i - 0.42, i + 0.42, color="k", lw=1.5, zorder=0,
+            real, _ = _mean_se([r.get(column) for r in rows if r["table"] == t and r["model"] == "real data"])
+            if real is not None:
+                ax.hlines(real, i - 0.42, i + 0.42, color="k", lw=1.5, zorder=0,
                           label="real data" if i == 0 else None)
         ax.tick_params(axis="x", labelrotation=45, labelsize=7)
         _label(ax, title, ylabel=ylabel)
     handles, labels = left.get_legend_handles_labels()
     fig.legend(handles, labels, loc="outside lower center", ncol=5, fontsize=8, frameon=False)
     caption = ("ForestDiffusion's W1 to the real test rows and the balanced accuracy of four classifiers trained on "
-               "each model's synthetic rows (the real training rows' as lines), per table, drawn from "
+               "each model's synthetic rows (the real training rows' as lines), per table, means over the seeds "
+               "run (bars: standard errors), drawn from "
                "``tabular.csv``.")
     return fig, caption
 
@@ -464,12 +465,8 @@ def oversampling(rows):
     tables, methods = _unique(rows, "table"), _unique(rows, "method")
     fig, axes = _figure(1, 2, 3.8, "Over-sampling before a classifier: ours against SMOTE, SMOTENC and none")
 
-    def value(column):
-        return lambda table, method: _mean_se([r[column] for r in rows
-                                               if r["table"] == table and r["method"] == method])
-
     for ax, column in zip(axes, ("balanced accuracy", "minority F1")):
-        _dodged(ax, tables, methods, value(column))
+        _dodged(ax, tables, methods, _lookup(rows, column, "table", "method"))
         _label(ax, column, ylabel=f"test {column} (higher is better)")
     _legend_below(fig, axes[0], ncol=len(methods))
     caption = ("Test balanced accuracy and minority-class F1 of the same classifier after each sampler, mean and "

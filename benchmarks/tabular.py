@@ -48,13 +48,16 @@ Models, all fitted with the class label:
 Run: ``python benchmarks/tabular.py [--quick] [--seed 0] [--threads N] [--tables a,b]
 [--max-rows N] [--models a,b] [--from-csv A,B] [--out DIR]``. ``--quick``: penguins only, one
 augmentation repeat, 50 epochs. ``--from-csv`` builds the page from the raw rows of earlier
-runs (one table per run, for example) instead of running. Writes ``tabular.rst`` and
+runs (one table and seed per run, for example) instead of running; every row carries its
+seed, and the summary against ForestFlow averages each table over the seeds that both models
+ran. Writes ``tabular.rst`` and
 ``tabular.csv`` to ``--out`` (``doc/benchmarks`` by default); every row is published, losing
 ones included.
 """
 
 from __future__ import annotations
 
+import re
 import sys
 import time
 import warnings
@@ -329,7 +332,7 @@ def run_table(name: str, args, factories: dict) -> list[dict]:
         smalls.append(idx)
     real_small = (float(np.mean([tm.hgb_balanced_accuracy(X_tr.iloc[i], y_tr.iloc[i], X_te, y_te) for i in smalls]))
                   if smalls else None)
-    base = dict(table=name, n_train=len(X_tr), n_columns=X.shape[1],
+    base = dict(table=name, seed=args.seed, n_train=len(X_tr), n_columns=X.shape[1],
                 minority=float(y.value_counts(normalize=True).min()), coverage_k=ctx["k"])
     rows = [dict(base, model="real data", small_real=real_small,
                  **scores(X_tr, enc_tr, y_tr.to_numpy(), ctx, args.seed))]
@@ -361,12 +364,12 @@ def run_table(name: str, args, factories: dict) -> list[dict]:
     return rows
 
 
-COLUMNS = ["table", "model", "W1_train", "W1_test", "coverage", "TSTR_F1", "TSTR_bal_acc4", "TSTR_bal_acc",
+COLUMNS = ["table", "model", "seed", "W1_train", "W1_test", "coverage", "TSTR_F1", "TSTR_bal_acc4", "TSTR_bal_acc",
            "small_real", "small_aug", "aug_gain", "col_KS", "cat_TV", "class_cat_TV", "corr_gap", "DCR_ratio",
            "fit_s", "sample_10k_s"]
 #: The page's two tables per data table: ForestDiffusion's metrics and the classifiers, then
 #: our older fidelity measures, privacy and cost.
-TABLES = [COLUMNS[1:11], COLUMNS[1:2] + COLUMNS[11:] + ["error", "aug_error"]]
+TABLES = [COLUMNS[1:12], COLUMNS[1:3] + COLUMNS[12:] + ["error", "aug_error"]]
 #: The targets of the page's summary: ours against this peer.
 RIVAL = "ForestFlow"
 
@@ -379,16 +382,17 @@ def _number(v):
 
 
 def summary(rows: list[dict]) -> tuple[list[dict], str]:
-    """Ours against ForestFlow, table by table, and the targets' tallies."""
+    """Ours against ForestFlow, table by table: means over the seeds that both have rows for."""
+    keys = ("W1_test", "TSTR_bal_acc4", "coverage", "fit_s", "DCR_ratio")
     out = []
     for t in dict.fromkeys(r["table"] for r in rows):
-        ours = next((r for r in rows if r["table"] == t and r["model"] == "ours"), None)
-        rival = next((r for r in rows if r["table"] == t and r["model"] == RIVAL), None)
-        if any(r is None or not r.get("fit_s") for r in (ours, rival)):  # a model failed on the table
+        runs = {m: {r.get("seed", 0): r for r in rows if r["table"] == t and r["model"] == m and r.get("fit_s")}
+                for m in ("ours", RIVAL)}
+        seeds = sorted(set(runs["ours"]) & set(runs[RIVAL]))
+        if not seeds:  # a model failed on the table, or did not run on it
             continue
-        o, f = ({k: _number(r.get(k)) for k in ("W1_test", "TSTR_bal_acc4", "coverage", "fit_s", "DCR_ratio")}
-                for r in (ours, rival))
-        out.append({"table": t, "W1_test ours": o["W1_test"], "W1_test ForestFlow": f["W1_test"],
+        o, f = ({k: float(np.mean([_number(runs[m][s].get(k)) for s in seeds])) for k in keys} for m in ("ours", RIVAL))
+        out.append({"table": t, "seeds": len(seeds), "W1_test ours": o["W1_test"], "W1_test ForestFlow": f["W1_test"],
                     "bal_acc4 ours": o["TSTR_bal_acc4"], "bal_acc4 ForestFlow": f["TSTR_bal_acc4"],
                     "coverage ours": o["coverage"], "coverage ForestFlow": f["coverage"],
                     "fit ratio": o["fit_s"] / f["fit_s"], "DCR ours": o["DCR_ratio"]})
@@ -399,7 +403,10 @@ def summary(rows: list[dict]) -> tuple[list[dict], str]:
     cov = np.mean([r["coverage ours"] - r["coverage ForestFlow"] for r in out])
     ratio = max(r["fit ratio"] for r in out)
     dcr = min(r["DCR ours"] for r in out)
-    text = (f"Against the targets, over the {len(out)} tables with both rows: W1 to the test rows at or below "
+    n_seeds = sorted({r["seeds"] for r in out})
+    seeds = str(n_seeds[0]) if len(n_seeds) == 1 else f"{n_seeds[0]} to {n_seeds[-1]}"
+    text = (f"Against the targets, over the {len(out)} tables with both rows (means over the {seeds} seed(s) that "
+            f"both ran on each): W1 to the test rows at or below "
             f"ForestFlow's on {w1_wins} of {len(out)} (target: at least half); train-on-synthetic balanced "
             f"accuracy {acc:+.3f} against ForestFlow's on average (target: within 0.02); coverage {cov:+.3f} "
             f"on average (target: at least 0); fit time at most {ratio:.2f} of ForestFlow's (target: 0.2 "
@@ -442,15 +449,19 @@ def main(argv=None) -> int:
         for path in paths:  # runs of one table share its real-data row: the last file's row is kept
             for r in read_csv(path.stem, path.parent):
                 runs[(r["table"], r.get("command"))] = _number(r.get("elapsed_s"))
+                if r.get("seed") is None:  # rows written before the seed column: the seed is in the command
+                    found = re.search(r"--seed[ =](\d+)", r.get("command") or "")
+                    r["seed"] = int(found.group(1)) if found else 0
                 if r.get("error") and r.get("W1_test") is not None:  # rows of runs that held one column
                     r["aug_error"] = r.pop("error")
-                kept[(r["table"], r["model"])] = r
+                kept[(r["table"], r["model"], r["seed"])] = r
         rows = list(kept.values())
         elapsed = sum(runs.values())
         commands = {}  # each run's command, its table's name written <table>, with the tables it ran on
         for r in rows:
             if r.get("command"):
-                commands.setdefault(r["command"].replace(r["table"], "<table>"), {})[r["table"]] = None
+                command = re.sub(r" --seed[ =]\d+", " --seed <seed>", r["command"].replace(r["table"], "<table>"))
+                commands.setdefault(command, {})[r["table"]] = None
         notes.append("the rows were measured by " + "; ".join(f"``{c}`` for {', '.join(t)}" for c, t in commands.items())
                      + f" ({len(runs)} runs of one table each, {elapsed:.0f} s in all) and joined by this command")
     else:

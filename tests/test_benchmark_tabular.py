@@ -1,0 +1,29 @@
+"""The tabular page's summary against ForestFlow (benchmarks/tabular.py): means over the seeds both ran."""
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+import tabular  # noqa: E402  (its imports are all in the test extra)
+
+
+def _row(model, seed, w1, fit=1.0, table="t"):
+    return {"table": table, "model": model, "seed": seed, "W1_test": w1, "TSTR_bal_acc4": 0.5 + seed / 10,
+            "coverage": 0.9, "fit_s": fit, "DCR_ratio": 1.0}
+
+
+def test_summary_averages_each_table_over_the_seeds_both_models_ran():
+    rng = np.random.default_rng(0)
+    w1 = rng.uniform(0.5, 1.5, (2, 3))  # ours, ForestFlow by seed; ForestFlow lacks seed 2
+    rows = [_row("ours", s, w1[0, s]) for s in range(3)] + [_row("ForestFlow", s, w1[1, s], fit=10.0) for s in range(2)]
+    rows.append(_row("ours", 0, 0.1, table="alone"))  # no ForestFlow row: not in the summary
+    pairs, text = tabular.summary(rows)
+    assert [p["table"] for p in pairs] == ["t"] and pairs[0]["seeds"] == 2
+    assert pairs[0]["W1_test ours"] == pytest.approx(w1[0, :2].mean())
+    assert pairs[0]["W1_test ForestFlow"] == pytest.approx(w1[1, :2].mean())
+    assert pairs[0]["fit ratio"] == pytest.approx(0.1)
+    wins = int(w1[0, :2].mean() <= w1[1, :2].mean())
+    assert f"on {wins} of 1" in text and "the 2 seed(s)" in text

@@ -420,9 +420,10 @@ def tabular(rows):
               (right, "TSTR_bal_acc4", "Train on synthetic, test on real",
                "balanced accuracy, four classifiers trained\non synthetic rows (higher is better)"))
     for ax, column, title, ylabel in panels:
-        _dodged(ax, tables, models, _lookup(rows, column, "table", "model"))
+        value = _lookup(rows, column, "table", "model")
+        _dodged(ax, tables, models, value)
         for i, t in enumerate(tables):
-            real, _ = _mean_se([r.get(column) for r in rows if r["table"] == t and r["model"] == "real data"])
+            real, _ = value(t, "real data")
             if real is not None:
                 ax.hlines(real, i - 0.42, i + 0.42, color="k", lw=1.5, zorder=0,
                           label="real data" if i == 0 else None)

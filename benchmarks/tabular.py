@@ -370,6 +370,8 @@ COLUMNS = ["table", "model", "seed", "W1_train", "W1_test", "coverage", "TSTR_F1
 #: The page's two tables per data table: ForestDiffusion's metrics and the classifiers, then
 #: our older fidelity measures, privacy and cost.
 TABLES = [COLUMNS[1:12], COLUMNS[1:3] + COLUMNS[12:] + ["error", "aug_error"]]
+#: A run's ``--seed`` in its command, for rows written before the seed column.
+SEED_FLAG = re.compile(r" --seed[ =](\d+)")
 #: The targets of the page's summary: ours against this peer.
 RIVAL = "ForestFlow"
 
@@ -446,11 +448,11 @@ def main(argv=None) -> int:
         paths, runs, kept = [], {}, {}
         for path in map(Path, args.from_csv.split(",")):  # a folder: every run's csv below it
             paths += sorted(path.glob("*/tabular.csv")) if path.is_dir() else [path]
-        for path in paths:  # runs of one table share its real-data row: the last file's row is kept
+        for path in paths:  # runs of one table and seed share its real-data row: the last file's row is kept
             for r in read_csv(path.stem, path.parent):
                 runs[(r["table"], r.get("command"))] = _number(r.get("elapsed_s"))
                 if r.get("seed") is None:  # rows written before the seed column: the seed is in the command
-                    found = re.search(r"--seed[ =](\d+)", r.get("command") or "")
+                    found = SEED_FLAG.search(r.get("command") or "")
                     r["seed"] = int(found.group(1)) if found else 0
                 if r.get("error") and r.get("W1_test") is not None:  # rows of runs that held one column
                     r["aug_error"] = r.pop("error")
@@ -460,7 +462,7 @@ def main(argv=None) -> int:
         commands = {}  # each run's command, its table's name written <table>, with the tables it ran on
         for r in rows:
             if r.get("command"):
-                command = re.sub(r" --seed[ =]\d+", " --seed <seed>", r["command"].replace(r["table"], "<table>"))
+                command = SEED_FLAG.sub(" --seed <seed>", r["command"].replace(r["table"], "<table>"))
                 commands.setdefault(command, {})[r["table"]] = None
         notes.append("the rows were measured by " + "; ".join(f"``{c}`` for {', '.join(t)}" for c, t in commands.items())
                      + f" ({len(runs)} runs of one table each, {elapsed:.0f} s in all) and joined by this command")

@@ -416,6 +416,26 @@ def summary(rows: list[dict]) -> tuple[list[dict], str]:
     return out, text
 
 
+def join_runs(files):
+    """The rows of several runs' files, each (table, model, seed) from the last file that has it.
+
+    Returns the rows and, for each run whose rows are kept, keyed by (table, command), its
+    elapsed seconds. Rows written before the seed column get the seed of their command.
+    """
+    runs, kept = {}, {}
+    for file_rows in files:  # runs of one table and seed share its real-data row: the last file's row is kept
+        for r in file_rows:
+            runs[(r["table"], r.get("command"))] = _number(r.get("elapsed_s"))
+            if r.get("seed") is None:  # rows written before the seed column: the seed is in the command
+                found = SEED_FLAG.search(r.get("command") or "")
+                r["seed"] = int(found.group(1)) if found else 0
+            if r.get("error") and r.get("W1_test") is not None:  # rows of runs that held one column
+                r["aug_error"] = r.pop("error")
+            kept[(r["table"], r["model"], r["seed"])] = r
+    rows = list(kept.values())
+    return rows, {key: runs[key] for key in dict.fromkeys((r["table"], r.get("command")) for r in rows)}
+
+
 def main(argv=None) -> int:
     parser = make_parser(__doc__)
     parser.add_argument("--repeats", type=int, default=None, help="augmentation subsets (3; 1 with --quick; 0: no augmentation gain)")
@@ -445,19 +465,10 @@ def main(argv=None) -> int:
         from pathlib import Path
 
         notes = []
-        paths, runs, kept = [], {}, {}
+        paths = []
         for path in map(Path, args.from_csv.split(",")):  # a folder: every run's csv below it
             paths += sorted(path.glob("*/tabular.csv")) if path.is_dir() else [path]
-        for path in paths:  # runs of one table and seed share its real-data row: the last file's row is kept
-            for r in read_csv(path.stem, path.parent):
-                runs[(r["table"], r.get("command"))] = _number(r.get("elapsed_s"))
-                if r.get("seed") is None:  # rows written before the seed column: the seed is in the command
-                    found = SEED_FLAG.search(r.get("command") or "")
-                    r["seed"] = int(found.group(1)) if found else 0
-                if r.get("error") and r.get("W1_test") is not None:  # rows of runs that held one column
-                    r["aug_error"] = r.pop("error")
-                kept[(r["table"], r["model"], r["seed"])] = r
-        rows = list(kept.values())
+        rows, runs = join_runs(read_csv(path.stem, path.parent) for path in paths)
         elapsed = sum(runs.values())
         commands = {}  # each run's command, its table's name written <table>, with the tables it ran on
         for r in rows:

@@ -11,7 +11,7 @@ import tabular  # noqa: E402  (its imports are all in the test extra)
 
 
 def _row(model, seed, w1, fit=1.0, table="t"):
-    return {"table": table, "model": model, "seed": seed, "W1_test": w1, "TSTR_bal_acc4": 0.5 + seed / 10,
+    return {"table": table, "model": model, "seed": seed, "W1_test": w1, "TSTR_bal_acc4": 0.5 + (seed or 0) / 10,
             "coverage": 0.9, "fit_s": fit, "DCR_ratio": 1.0}
 
 
@@ -27,3 +27,14 @@ def test_summary_averages_each_table_over_the_seeds_both_models_ran():
     assert pairs[0]["fit ratio"] == pytest.approx(0.1)
     wins = int(w1[0, :2].mean() <= w1[1, :2].mean())
     assert f"on {wins} of 1" in text and "the 2 seed(s)" in text
+
+
+def test_join_runs_keeps_the_last_row_of_each_seed_and_the_time_of_the_runs_kept():
+    old = [dict(_row("ours", None, 0.9), command="python tabular.py --tables t", elapsed_s="30"),
+           dict(_row("ours", None, 0.8, table="u"), command="python tabular.py --tables u", elapsed_s="5")]
+    new = [dict(_row("ours", 0, 0.7), command="python tabular.py --seed 0 --tables t", elapsed_s="20"),
+           dict(_row("ours", 1, 0.6), command="python tabular.py --seed 1 --tables t", elapsed_s="10")]
+    rows, runs = tabular.join_runs([old, new])
+    by = {(r["table"], r["seed"]): r["W1_test"] for r in rows}
+    assert by == {("t", 0): 0.7, ("u", 0): 0.8, ("t", 1): 0.6}  # the older seed-0 row of t is replaced
+    assert sum(runs.values()) == 35  # the replaced run's 30 s no longer count

@@ -85,8 +85,10 @@ def test_integer_dequantisation_is_uniform_within_cells(frame):
 
 
 def test_clip_keeps_the_observed_bounds(frame):
-    # integers on their range, not their grid of 12 values, so that unclipped rows leave it
-    wide = TabularGenerator(kde(2.0), clip=False, discrete_levels=None, random_state=0).fit(frame[["f", "i"]])
+    # integers on their range, not their grid of 12 values, and not mapped onto the training
+    # marginal (which stays within the range), so that unclipped rows leave it
+    wide = TabularGenerator(kde(2.0), clip=False, discrete_levels=None, match_marginals=False,
+                            random_state=0).fit(frame[["f", "i"]])
     raw = wide.sample(2000, random_state=0)
     assert raw["f"].max() > frame["f"].max() and raw["i"].min() < frame["i"].min()
     out = clone(wide).set_params(clip=True).fit(frame[["f", "i"]]).sample(2000, random_state=0)
@@ -339,8 +341,9 @@ def test_grid_columns_keep_their_values_and_frequencies(grid_frame):
 def test_grid_columns_change_only_the_decoding(grid_frame):
     """The model sees the same rows with or without grids; decoding snaps to the nearest value."""
     # column by column: a few of the 50 (price, store, flag) combinations have fewer than 2 rows
-    grid = TabularGenerator(kde(0.05), discrete_combinations=False, random_state=0).fit(grid_frame)
-    plain = TabularGenerator(kde(0.05), discrete_levels=None, random_state=0).fit(grid_frame)
+    grid = TabularGenerator(kde(0.05), discrete_combinations=False, match_marginals=False,
+                            random_state=0).fit(grid_frame)
+    plain = TabularGenerator(kde(0.05), discrete_levels=None, match_marginals=False, random_state=0).fit(grid_frame)
     np.testing.assert_array_equal(grid.estimators_[None].tree_.data, plain.estimators_[None].tree_.data)
     a, b = grid.sample(3000, random_state=2), plain.sample(3000, random_state=2)
     levels = np.array([1.69, 1.75, 1.86, 1.99, 2.09])
@@ -355,6 +358,73 @@ def test_grid_columns_change_only_the_decoding(grid_frame):
 def test_bad_discrete_levels(grid_frame):
     with pytest.raises(ValueError):
         TabularGenerator(kde(), discrete_levels=1).fit(grid_frame)
+
+
+# ------------------------------------------------------------ marginals of discrete columns
+def _chisquare_pvalue(out, frame, col):
+    levels = np.sort(frame[col].unique())
+    observed = out[col].value_counts().reindex(levels, fill_value=0).to_numpy()
+    expected = frame[col].value_counts(normalize=True).reindex(levels).to_numpy() * len(out)
+    return stats.chisquare(observed, expected).pvalue
+
+
+def test_match_marginals_gives_the_training_frequencies(grid_frame):
+    """A kernel wider than the price cells smears their frequencies; the quantile map restores them."""
+    kw = dict(discrete_combinations=False, random_state=0)
+    plain = TabularGenerator(kde(0.05), match_marginals=False, **kw).fit(grid_frame).sample(4000, random_state=1)
+    gen = TabularGenerator(kde(0.05), **kw).fit(grid_frame)
+    out = gen.sample(4000, random_state=1)
+    assert _chisquare_pvalue(plain, grid_frame, "price") < 1e-6  # nearest-value decoding alone is off
+    for col in ("price", "store", "flag"):
+        assert _chisquare_pvalue(out, grid_frame, col) > 1e-3, col
+    assert set(gen.marginals_[None]) == {"price", "store", "flag"}  # the continuous column is not mapped
+    source, target = gen.marginals_[None]["price"]
+    assert source.shape == target.shape == (101,) and np.all(np.diff(source) > 0) and np.all(np.diff(target) >= 0)
+    np.testing.assert_array_equal(out["loyal"], plain["loyal"])  # the same draws: floats untouched
+
+
+def test_match_marginals_gives_a_spiked_float_column_its_point_mass():
+    """Zero wages of 40 % of the rows: the map returns exact zeros at the training share."""
+    rng = np.random.RandomState(10)
+    works = rng.rand(N) < 0.6
+    X = pd.DataFrame({"wage": np.where(works, rng.lognormal(2.0, 0.5, N), 0.0), "age": rng.normal(40, 10, N)})
+    cols = {c.name: c for c in _describe(X, 20)}
+    assert cols["wage"].spike and not cols["age"].spike
+    assert not _describe(X.assign(wage=rng.normal(size=N)), 20)[0].spike  # no value held by 10 % of rows
+    plain = TabularGenerator(kde(0.3), match_marginals=False, random_state=0).fit(X).sample(4000, random_state=1)
+    out = TabularGenerator(kde(0.3), random_state=0).fit(X).sample(4000, random_state=1)
+    share = np.mean(X["wage"] == 0)
+    assert abs(np.mean(plain["wage"] == 0) - share) > 0.1  # the kernel smears it (clipping keeps about half)
+    assert stats.binomtest(int(np.sum(out["wage"] == 0)), len(out), share).pvalue > 1e-3
+    np.testing.assert_array_equal(out["age"], plain["age"])
+    assert stats.ks_2samp(out.loc[out["wage"] > 0, "wage"], X.loc[works, "wage"]).pvalue > 1e-3
+
+
+def test_match_marginals_keeps_the_model_ranks(grid_frame):
+    """The map is monotone: the mapped column orders the rows as the model's draws did."""
+    gen = TabularGenerator(kde(0.05), discrete_combinations=False, discrete_levels=None, random_state=0).fit(grid_frame)
+    U = gen._sample_encoded(None, 2000, np.random.RandomState(3))
+    j = list(grid_frame.columns).index("store")
+    mapped = gen._output(U)["store"].to_numpy()[np.argsort(U[:, j])]
+    assert np.all(np.diff(mapped) >= 0) and len(np.unique(mapped)) == 7  # the range 1..7, in order
+    expected = np.rint(np.interp(U[:, j], *gen.marginals_[None]["store"]))
+    np.testing.assert_array_equal(gen._output(U)["store"], expected)
+
+
+def test_match_marginals_per_class_skips_small_classes_and_snapped_columns(price_frame):
+    rng = np.random.RandomState(9)
+    X = pd.DataFrame({"n": rng.randint(0, 30, N).astype(np.int64), "x": rng.normal(size=N)})
+    y = np.r_[np.zeros(N - 40, int), np.ones(40, int)]  # class 1 has fewer than MIN_MARGINAL_ROWS rows
+    gen = TabularGenerator(kde(0.5), random_state=0).fit(X, y)
+    assert list(gen.marginals_) == [0] and list(gen.marginals_[0]) == ["n"]
+    np.testing.assert_allclose(gen.marginals_[0]["n"][1], np.quantile(gen._encode(X, np.random.RandomState(0))[y == 0, 0],
+                                                                      np.linspace(0, 1, 101)), atol=1.0)
+    joint = TabularGenerator(kde(0.5), conditional="joint", random_state=0).fit(X, y)
+    assert list(joint.marginals_) == [None]
+    # the columns that the combinations set are not mapped; here every discrete column is one
+    snapping = TabularGenerator(kde(0.3), random_state=0).fit(price_frame)
+    assert snapping.combinations_ is not None and snapping.marginals_ == {}
+    assert TabularGenerator(kde(), match_marginals=False, random_state=0).fit(X, y).marginals_ == {}
 
 
 # ---------------------------------------------------------- combinations of discrete columns

@@ -405,10 +405,54 @@ def test_match_marginals_keeps_the_model_ranks(grid_frame):
     gen = TabularGenerator(kde(0.05), discrete_combinations=False, discrete_levels=None, random_state=0).fit(grid_frame)
     U = gen._sample_encoded(None, 2000, np.random.RandomState(3))
     j = list(grid_frame.columns).index("store")
-    mapped = gen._output(U)["store"].to_numpy()[np.argsort(U[:, j])]
-    assert np.all(np.diff(mapped) >= 0) and len(np.unique(mapped)) == 7  # the range 1..7, in order
     expected = np.rint(np.interp(U[:, j], *gen.marginals_[None]["store"]))
     np.testing.assert_array_equal(gen._output(U)["store"], expected)
+    gen.set_params(match_marginals=False)  # read at sampling, like clip
+    np.testing.assert_array_equal(gen._output(U)["store"], np.clip(np.rint(U[:, j]), 1, 7))
+
+
+class _Clipped(BaseEstimator):
+    """A KDE whose draws are clipped at 0: half of them sit exactly on 0 (a point mass of the model)."""
+
+    def fit(self, X):
+        self.kde_ = KernelDensity(bandwidth=0.5).fit(X)
+        return self
+
+    def sample(self, n_samples=1, random_state=None):
+        return np.maximum(self.kde_.sample(n_samples, random_state=random_state), np.median(self.kde_.tree_.data, 0))
+
+
+def test_match_marginals_sends_a_point_mass_of_the_model_to_the_middle_of_its_span():
+    rng = np.random.RandomState(11)
+    X = pd.DataFrame({"wage": np.where(rng.rand(N) < 0.6, rng.lognormal(2.0, 0.5, N), 0.0)})
+    gen = TabularGenerator(_Clipped(), random_state=0).fit(X)
+    source, target = gen.marginals_[None]["wage"]
+    assert np.sum(source == source[0]) > 40  # the model's draws tie at their floor
+    out = gen.sample(2000, random_state=0)["wage"]
+    # the tied half goes to the training quantile at about 1/4: one value, not the spike's far end
+    tied = np.isclose(out, np.quantile(X["wage"], 0.25), atol=0.5)
+    assert 0.4 < np.mean(tied) < 0.6 and np.mean(out == 0) < 0.6
+
+
+def test_match_marginals_maps_each_class_onto_its_own_rows():
+    """Two classes on disjoint integer ranges: each class's rows follow its own training frequencies."""
+    rng = np.random.RandomState(12)
+    y = np.r_[np.zeros(300, int), np.ones(300, int)]
+    low = rng.choice(5, 300, p=[0.4, 0.3, 0.15, 0.1, 0.05])
+    high = 20 + rng.choice(5, 300, p=[0.05, 0.1, 0.15, 0.3, 0.4])
+    X = pd.DataFrame({"n": np.r_[low, high].astype(np.int64), "x": rng.normal(size=600)})
+    for conditional in ("separate", "joint"):
+        kw = dict(conditional=conditional, discrete_levels=None, random_state=0)
+        gen = TabularGenerator(kde(1.5), **kw).fit(X, y)
+        plain = TabularGenerator(kde(1.5), match_marginals=False, **kw).fit(X, y)
+        assert set(gen.marginals_) == {0, 1}, conditional
+        for k in (0, 1):
+            out, off = gen.sample(3000, y=k, random_state=k), plain.sample(3000, y=k, random_state=k)
+            train = X.loc[y == k, "n"].value_counts(normalize=True)
+            tv = lambda s: 0.5 * s.value_counts(normalize=True).sub(train, fill_value=0).abs().sum()  # noqa: E731
+            # within the quantile grid's resolution (101 points) and the draws' noise
+            assert set(out["n"]) <= set(train.index) and tv(out["n"]) < 0.04, (conditional, k)
+            assert tv(off["n"]) > 0.1  # the wide kernel, decoded alone, spreads over the class's range and beyond
 
 
 def test_match_marginals_per_class_skips_small_classes_and_snapped_columns(price_frame):
@@ -420,7 +464,7 @@ def test_match_marginals_per_class_skips_small_classes_and_snapped_columns(price
     np.testing.assert_allclose(gen.marginals_[0]["n"][1], np.quantile(gen._encode(X, np.random.RandomState(0))[y == 0, 0],
                                                                       np.linspace(0, 1, 101)), atol=1.0)
     joint = TabularGenerator(kde(0.5), conditional="joint", random_state=0).fit(X, y)
-    assert list(joint.marginals_) == [None]
+    assert list(joint.marginals_) == [0]  # the joint model's draws split by label; class 1 is too small
     # the columns that the combinations set are not mapped; here every discrete column is one
     snapping = TabularGenerator(kde(0.3), random_state=0).fit(price_frame)
     assert snapping.combinations_ is not None and snapping.marginals_ == {}

@@ -155,11 +155,11 @@ def _describe(df, max_levels: int | None) -> list[_Column]:
             if not np.all(np.isfinite(v)):
                 raise ValueError(f"column {name!r} has infinite values")
             col.lo, col.hi = float(v.min()), float(v.max())
-            levels = np.unique(v)
+            levels, counts = np.unique(v, return_counts=True)
             if max_levels is not None and 2 <= len(levels) <= min(max_levels, len(v) // 4):
                 col.levels = levels
             elif kind == "float":
-                col.spike = bool(np.unique(v, return_counts=True)[1].max() >= max(2, SPIKE_SHARE * len(v)))
+                col.spike = bool(counts.max() >= max(2, SPIKE_SHARE * len(v)))
         cols.append(col)
     return cols
 
@@ -298,7 +298,7 @@ def _marginal_coordinates(enc: ColumnTransformer, cols: list[_Column]) -> dict:
 
 
 def _quantiles(v: np.ndarray) -> np.ndarray:
-    """The :data:`MARGINAL_QUANTILES` evenly spaced quantiles of ``v`` (finite values)."""
+    """The :data:`MARGINAL_QUANTILES` evenly spaced quantiles of ``v``."""
     return np.quantile(v, np.linspace(0.0, 1.0, MARGINAL_QUANTILES))
 
 
@@ -659,9 +659,10 @@ class TabularGenerator(BaseEstimator):
         U = self._encode(df, rng)
         self.classes_ = self.class_prior_ = self.class_count_ = None
         if y is None:
-            self._fit_combinations(df, {None: slice(None)})
+            everything = {None: slice(None)}
+            self._fit_combinations(df, everything)
             self.estimators_ = {None: self._new_estimator(rng).fit(U)}
-            self._fit_marginals(U, {None: slice(None)}, rng)
+            self._fit_marginals(U, everything, rng)
             return self
         y_in, y = y, np.asarray(y)
         if y.shape != (df.shape[0],):
@@ -671,10 +672,11 @@ class TabularGenerator(BaseEstimator):
         _check_uniform_types("y", np.asarray(y_in, dtype=object).ravel())  # np.asarray made 1 and "a" both strings
         self.classes_, codes, self.class_count_ = np.unique(y, return_inverse=True, return_counts=True)
         self.class_prior_ = self.class_count_ / self.class_count_.sum()
+        by_class = {c: codes == k for k, c in enumerate(self.classes_)}
         if self.conditional == "joint":
             self._fit_combinations(df, {None: slice(None)})
             self.estimators_ = {None: self._new_estimator(rng).fit(np.hstack([U, self._label_onehot(codes)]))}
-            self._fit_marginals(U, {c: codes == k for k, c in enumerate(self.classes_)}, rng)
+            self._fit_marginals(U, by_class, rng)
             return self
         small = self.classes_[self.class_count_ < 2]
         if small.size:
@@ -682,9 +684,9 @@ class TabularGenerator(BaseEstimator):
                 f"classes {small.tolist()} have a single row, too few to learn their rows' distribution: "
                 "drop them or merge them into other classes"
             )
-        self._fit_combinations(df, {c: codes == k for k, c in enumerate(self.classes_)})
-        self.estimators_ = {c: self._new_estimator(rng).fit(U[codes == k]) for k, c in enumerate(self.classes_)}
-        self._fit_marginals(U, {c: codes == k for k, c in enumerate(self.classes_)}, rng)
+        self._fit_combinations(df, by_class)
+        self.estimators_ = {c: self._new_estimator(rng).fit(U[rows]) for c, rows in by_class.items()}
+        self._fit_marginals(U, by_class, rng)
         return self
 
     def _fit_combinations(self, df, groups: dict) -> None:

@@ -28,7 +28,9 @@ rows as there are training rows (training class frequencies), and is measured by
 Models, all fitted with the class label:
 
 * **ours** -- ``TabularGenerator(DiffusionSupervisedGenerator())``, the defaults (one model
-  per class, one thread); ``--variants`` adds the joint model and the ordinal encoding.
+  per class, one thread); ``--variants`` adds the joint model, the ordinal encoding and
+  two other teachers (``teacher="gmm"`` and ``teacher="local"`` in place of the kde or
+  adaptive kernel that ``teacher="auto"`` picks).
 * **ForestFlow** -- ``ForestDiffusionModel`` of the ``forestdiffusion`` package at its
   defaults (``diffusion_type="flow"``, ``n_t=50``, ``duplicate_K=100``, XGBoost with
   ``n_jobs=-1``: both cores), the class as ``label_y``; categories with more than two levels
@@ -261,6 +263,9 @@ def model_factories(args) -> tuple[dict, list[str]]:
     if args.variants:
         f["ours (joint)"] = lambda s: Ours(ours(), s, conditional="joint")
         f["ours (ordinal)"] = lambda s: Ours(ours(), s, categorical_encoding="ordinal")
+        for kind in ("gmm", "local"):  # the teacher issue's kernels in place of the chosen kde/adaptive one
+            f[f"ours ({kind} teacher)"] = lambda s, kind=kind: Ours(
+                DiffusionSupervisedGenerator(random_state=0, **{**args.ours_params, "teacher": kind}), s)
     notes = []
     try:
         import ForestDiffusion  # noqa: F401
@@ -445,7 +450,7 @@ def main(argv=None) -> int:
     parser.add_argument("--max-rows", type=int, default=4000, help="rows kept of a larger table (a random subset)")
     parser.add_argument("--models", default=None, help="comma-separated subset of the models")
     parser.add_argument("--ff-jobs", type=int, default=-1, help="ForestFlow's n_jobs (its default: -1, every core)")
-    parser.add_argument("--variants", action="store_true", help="add our joint and ordinal variants")
+    parser.add_argument("--variants", action="store_true", help="add our joint, ordinal, gmm-teacher and local-teacher variants")
     parser.add_argument("--from-csv", default=None, help="build the page from these raw-row files (or every */tabular.csv of a folder) instead")
     parser.add_argument("--note", default="", help="a paragraph about the run, for the page (@FILE: read from FILE)")
     args = parse_args(parser, argv)

@@ -38,3 +38,19 @@ def test_join_runs_keeps_the_last_row_of_each_seed_and_the_time_of_the_runs_kept
     by = {(r["table"], r["seed"]): r["W1_test"] for r in rows}
     assert by == {("t", 0): 0.7, ("u", 0): 0.8, ("t", 1): 0.6}  # the older seed-0 row of t is replaced
     assert sum(runs.values()) == 35  # the replaced run's 30 s no longer count
+
+
+def test_variants_swap_only_the_teacher_of_ours():
+    from types import SimpleNamespace
+
+    args = SimpleNamespace(ours_params={"max_iter": 7}, variants=True, ff_jobs=1, epochs=1,
+                           models="ours,ours (gmm teacher),ours (local teacher)")
+    factories, _ = tabular.model_factories(args)
+    assert list(factories) == ["ours", "ours (gmm teacher)", "ours (local teacher)"]
+    params = {name: f(0).gen.estimator.get_params() for name, f in factories.items()}
+    assert params["ours"]["teacher"] == "auto"
+    for kind in ("gmm", "local"):
+        got = params[f"ours ({kind} teacher)"]
+        assert got["teacher"] == kind and got["max_iter"] == 7
+        assert {k: v for k, v in got.items() if k != "teacher"} == \
+            {k: v for k, v in params["ours"].items() if k != "teacher"}

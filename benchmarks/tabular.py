@@ -258,14 +258,13 @@ class Ours:
 
 def model_factories(args) -> tuple[dict, list[str]]:
     """The models of this run, and a note for each peer that could not be imported."""
-    ours = lambda: DiffusionSupervisedGenerator(random_state=0, **args.ours_params)  # noqa: E731
+    ours = lambda **kw: DiffusionSupervisedGenerator(random_state=0, **{**args.ours_params, **kw})  # noqa: E731
     f = {"ours": lambda s: Ours(ours(), s)}
     if args.variants:
         f["ours (joint)"] = lambda s: Ours(ours(), s, conditional="joint")
         f["ours (ordinal)"] = lambda s: Ours(ours(), s, categorical_encoding="ordinal")
         for kind in ("gmm", "local"):  # the teacher issue's kernels in place of the chosen kde/adaptive one
-            f[f"ours ({kind} teacher)"] = lambda s, kind=kind: Ours(
-                DiffusionSupervisedGenerator(random_state=0, **{**args.ours_params, "teacher": kind}), s)
+            f[f"ours ({kind} teacher)"] = lambda s, kind=kind: Ours(ours(teacher=kind), s)
     notes = []
     try:
         import ForestDiffusion  # noqa: F401

@@ -658,8 +658,8 @@ class TabularGenerator(BaseEstimator):
         self.encoder_.fit(_prepare(df, self.columns_, np.random.RandomState(0)))
         U = self._encode(df, rng)
         self.classes_ = self.class_prior_ = self.class_count_ = None
+        everything = {None: slice(None)}
         if y is None:
-            everything = {None: slice(None)}
             self._fit_combinations(df, everything)
             self.estimators_ = {None: self._new_estimator(rng).fit(U)}
             self._fit_marginals(U, everything, rng)
@@ -674,7 +674,7 @@ class TabularGenerator(BaseEstimator):
         self.class_prior_ = self.class_count_ / self.class_count_.sum()
         by_class = {c: codes == k for k, c in enumerate(self.classes_)}
         if self.conditional == "joint":
-            self._fit_combinations(df, {None: slice(None)})
+            self._fit_combinations(df, everything)
             self.estimators_ = {None: self._new_estimator(rng).fit(np.hstack([U, self._label_onehot(codes)]))}
             self._fit_marginals(U, by_class, rng)
             return self
@@ -799,7 +799,7 @@ class TabularGenerator(BaseEstimator):
         return np.vstack(kept)[:n]
 
     def _output(self, U: np.ndarray, codes: np.ndarray | None = None):
-        if self.match_marginals and getattr(self, "marginals_", None):
+        if self.match_marginals and self.marginals_:  # fit always sets marginals_
             coords, mapped = _marginal_coordinates(self.encoder_, self.columns_), U.copy()
             for key, columns in self.marginals_.items():
                 rows = slice(None) if key is None else codes == self._class_codes(np.asarray([key]))[0]

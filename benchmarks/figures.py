@@ -462,16 +462,20 @@ def privacy(rows):
 
 
 def oversampling(rows):
-    """Balanced accuracy and minority-class F1 of a classifier after each sampler, per table."""
+    """Balanced accuracy and minority-class F1 after each sampler, per table: one row of panels per classifier."""
     tables, methods = _unique(rows, "table"), _unique(rows, "method")
-    fig, axes = _figure(1, 2, 3.8, "Over-sampling before a classifier: ours against SMOTE, SMOTENC and none")
-
-    for ax, column in zip(axes, ("balanced accuracy", "minority F1")):
-        _dodged(ax, tables, methods, _lookup(rows, column, "table", "method"))
-        _label(ax, column, ylabel=f"test {column} (higher is better)")
-    _legend_below(fig, axes[0], ncol=len(methods))
-    caption = ("Test balanced accuracy and minority-class F1 of the same classifier after each sampler, mean and "
-               "standard error over the seeds, per table, drawn from ``oversampling.csv``.")
+    classifiers = _unique(rows, "classifier")
+    fig, axes = _figure(len(classifiers), 2, 3.4 * len(classifiers),
+                        "Over-sampling before a classifier: ours against SMOTE, SMOTENC and none")
+    axes = np.asarray(axes).reshape(len(classifiers), 2)
+    for row_axes, classifier in zip(axes, classifiers):
+        here = [r for r in rows if r.get("classifier") == classifier]
+        for ax, column in zip(row_axes, ("balanced accuracy", "minority F1")):
+            _dodged(ax, tables, methods, _lookup(here, column, "table", "method"))
+            _label(ax, f"{classifier}: {column}", ylabel=f"test {column}\n(higher is better)")
+    _legend_below(fig, axes[-1, 0], ncol=len(methods))
+    caption = ("Test balanced accuracy and minority-class F1 of each classifier (a row of panels each) after each "
+               "sampler, mean and standard error over the seeds, per table, drawn from ``oversampling.csv``.")
     return fig, caption
 
 

@@ -43,8 +43,8 @@ Tables (all install offline; none has missing values after the steps below):
   (four classes, abstain 7.3 %).
 
 Run: ``python benchmarks/oversampling.py [--quick] [--repeats 3] [--seed 0] [--threads 1]
-[--classifiers "logistic regression,random forest,gradient boosting"] [--out DIR]``; ``--quick`` runs one seed. Writes ``doc/benchmarks/oversampling.rst`` and
-``oversampling.csv``.
+[--classifiers "logistic regression,random forest,gradient boosting"] [--out DIR]``;
+``--quick`` runs one seed. Writes ``doc/benchmarks/oversampling.rst`` and ``oversampling.csv``.
 """
 
 from __future__ import annotations

@@ -560,6 +560,26 @@ def teachers(rows, name="teachers"):
     return fig, caption
 
 
+def fine_tuning(rows):
+    """Per data set, each variant's test log-likelihood against its fit time; the best peer's as a line."""
+    names, variants = _unique(rows, "dataset"), _unique(rows, "variant")
+    fig, axes = _panels(len(names), 3, 2.3, "Fine-tuning against the sharper teacher: log-likelihood and fit time",
+                        "test log-likelihood (nats)")
+    for ax, name in zip(axes.flat, names):
+        for j, variant in enumerate(variants):
+            r = _find(rows, dataset=name, variant=variant)
+            if r is not None:
+                ax.scatter(r["fit s"], r["test loglik"], marker=MARKERS[j], color=f"C{j}", label=variant)
+        peer = _find(rows, dataset=name)
+        if peer is not None and peer["best peer"]:
+            ax.axhline(peer["best peer loglik"], color="k", ls="--", lw=0.8, label="best peer")
+        _label(ax, name, xlabel="fit s")
+    _legend_below(fig, axes.flat[0], ncol=4)
+    caption = ("Test log-likelihood of each variant against its fit seconds per data set; the dashed "
+               "line is the quality page's best of a tuned KDE, GMM and NSF, drawn from ``fine_tuning.csv``.")
+    return fig, caption
+
+
 #: Page name -> drawing function of its opening figure: rows of ``<name>.csv`` -> (figure, caption).
 DRAW = {
     "quality": quality,
@@ -580,6 +600,7 @@ DRAW = {
     "teachers": teachers,
     "teachers_gmm": functools.partial(teachers, name="teachers_gmm"),
     "teachers_wide": functools.partial(teachers, name="teachers_wide"),
+    "fine_tuning": fine_tuning,
 }
 
 

@@ -35,7 +35,7 @@ BENCH_DIR = Path(__file__).resolve().parent
 SCRIPTS = {"quality": "quality", "speed": "speed", "scaling": "scaling", "time_to_quality": "time_to_quality",
            "labelling": "labelling", "density": "density", "tabular": "tabular", "privacy": "privacy",
            "oversampling": "oversampling", "sampler": "sampler",
-           "grid_columns": "grid_columns", "teachers": "teachers"}
+           "grid_columns": "grid_columns", "teachers": "teachers", "fine_tuning": "fine_tuning"}
 
 
 def main(argv=None):

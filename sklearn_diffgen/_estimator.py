@@ -16,8 +16,9 @@ from sklearn.utils.validation import _check_sample_weight, check_is_fitted, vali
 
 from ._validation import (SEED_MAX, check_n_samples, check_random_state_fresh, keep_state_on_error,
                           resolve_device, resolve_n_threads, torch_generator, torch_threads)
-from .density import NearestAnchor, generator_log_density
+from .density import InversionWarning, NearestAnchor, generator_log_density
 from .labeling import make_labels_parallel
+from .likelihood import fit_likelihood
 from .networks import ACTIVATIONS, MLP
 from .preprocessing import standardisation, zca_whitening
 from .sampling import draw
@@ -44,6 +45,8 @@ N_ANCHORS = 20_000
 #: reach the cap.
 LABELS_PER_VALUE, MAX_LABELS_PER_ROW, MIN_SMALL_LABELS = 10, 50, 1_000
 MAX_AUTO_LABELS, MIN_AUTO_LABELS, LABEL_BUDGET = 30_000, 10_000, 3e9
+#: The fine-tuning stops after this many epochs without a better held-out score.
+FINE_TUNE_PATIENCE = 10
 
 
 def _auto_labels(n: int, d: int) -> int:
@@ -171,6 +174,17 @@ class DiffusionSupervisedGenerator(DensityMixin, BaseEstimator):
         Weight of a loss that fits the generator's log-Jacobian to the teacher map's, known
         in closed form (:meth:`~sklearn_diffgen.teacher.Teacher.logdet_targets`); 0 trains
         on values only (:doc:`/benchmarks/density`).
+    fine_tune_iter : int >= 0, default=0
+        Epochs, at most, of maximum-likelihood fine-tuning of the generator after the
+        regression: Adam on the training rows' Laplace log-likelihood, the density of
+        :meth:`score_samples` (:mod:`sklearn_diffgen.likelihood`). With ``early_stopping``,
+        ``validation_fraction`` of the rows is held out, scored as :meth:`score_samples`
+        scores them, and the best epoch kept, the regression's weights included; it stops
+        after 10 epochs without a better score. 0 skips it. It helps on wide data and hurts
+        on small wide sets (:doc:`/benchmarks/fine_tuning`); its gradient is exact for
+        smooth activations, not for ``relu``.
+    fine_tune_learning_rate : float, default=1e-4
+        Adam's step size of the fine-tuning (constant).
     keep_training_data : bool, default=False
         Keep the training rows (in model coordinates) in the fitted teacher, which
         ``score_samples(X, method="teacher")`` needs (for ``teacher="gmm"``: the mixture's
@@ -202,8 +216,9 @@ class DiffusionSupervisedGenerator(DensityMixin, BaseEstimator):
         start and keeps it, 0 shows none.
     callback : callable or None, default=None
         Called after every training epoch as ``callback(network, epoch, train_loss,
-        validation_loss)``, ``network`` being ``"generator"``; returning True stops the
-        training.
+        validation_loss)``, ``network`` being ``"generator"`` for the regression and
+        ``"fine_tuning"`` for the fine-tuning (its losses are mean negative
+        log-likelihoods); returning True stops that stage.
 
     Attributes
     ----------
@@ -250,9 +265,14 @@ class DiffusionSupervisedGenerator(DensityMixin, BaseEstimator):
         Training and validation loss (mean squared error) of each epoch.
     best_loss_ : float
         Best monitored loss.
+    fine_tune_scores_ : list of float
+        Mean negative log-likelihood (model units) of the fine-tuning's held-out rows before
+        its first epoch and after each; empty without fine-tuning or ``early_stopping``.
+    fine_tune_loss_curve_ : list of float
+        Mean negative log-likelihood of the fine-tuning's training rows in each epoch.
     fit_times_ : dict
         Seconds spent choosing the ``bandwidth``, ``labelling`` and ``training`` the
-        generator (with the evaluation of its anchors).
+        generator (with the evaluation of its anchors), and ``fine_tuning`` it (0 without).
     n_features_in_ : int
         Number of features seen during fit.
     feature_names_in_ : ndarray of shape (`n_features_in_`,)
@@ -294,6 +314,8 @@ class DiffusionSupervisedGenerator(DensityMixin, BaseEstimator):
         "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
         "tol": [Interval(Real, 0, None, closed="left")],
         "logdet_weight": [Interval(Real, 0, None, closed="left")],
+        "fine_tune_iter": [Interval(Integral, 0, None, closed="left")],
+        "fine_tune_learning_rate": [Interval(Real, 0, None, closed="neither")],
         "keep_training_data": ["boolean"],
         "working_memory": [Interval(Real, 0, None, closed="neither"), None],
         "device": [str, torch.device],
@@ -325,6 +347,8 @@ class DiffusionSupervisedGenerator(DensityMixin, BaseEstimator):
         n_iter_no_change=30,
         tol=1e-6,
         logdet_weight=0.0,
+        fine_tune_iter=0,
+        fine_tune_learning_rate=1e-4,
         keep_training_data=False,
         working_memory=None,
         device="auto",
@@ -352,6 +376,8 @@ class DiffusionSupervisedGenerator(DensityMixin, BaseEstimator):
         self.n_iter_no_change = n_iter_no_change
         self.tol = tol
         self.logdet_weight = logdet_weight
+        self.fine_tune_iter = fine_tune_iter
+        self.fine_tune_learning_rate = fine_tune_learning_rate
         self.keep_training_data = keep_training_data
         self.working_memory = working_memory
         self.device = device
@@ -481,6 +507,9 @@ class DiffusionSupervisedGenerator(DensityMixin, BaseEstimator):
             res = self._train(generator, z, labels, gen, "generator", n_labels, logdet_targets=tau,
                               logdet_weight=self.logdet_weight)
             anchors = NearestAnchor.draw(generator.eval(), N_ANCHORS, d, seeds[2], device)
+            t3 = time.perf_counter()
+            tuned, anchors = self._fine_tune(generator, anchors, affine.to_model(X), weights, teacher.width, gen,
+                                             seeds[2], device)
         if not res.converged:
             warnings.warn(f"Training of the generator stopped at max_iter={self.max_iter} epochs before "
                           "the loss stopped improving; consider increasing max_iter.", ConvergenceWarning)
@@ -493,8 +522,45 @@ class DiffusionSupervisedGenerator(DensityMixin, BaseEstimator):
         self.generator_, self.anchors_ = generator.requires_grad_(False), anchors
         self.n_iter_, self.loss_curve_, self.best_loss_ = res.n_iter, res.loss_curve, res.best_loss
         self.validation_scores_ = res.validation_scores
-        self.fit_times_ = {"bandwidth": t1 - t0, "labelling": t2 - t1, "training": time.perf_counter() - t2}
+        self.fine_tune_scores_ = [] if tuned is None else tuned.validation_scores
+        self.fine_tune_loss_curve_ = [] if tuned is None else tuned.loss_curve
+        self.fit_times_ = {"bandwidth": t1 - t0, "labelling": t2 - t1, "training": t3 - t2,
+                           "fine_tuning": 0.0 if tuned is None else time.perf_counter() - t3}
         return self
+
+    def _fine_tune(self, generator, anchors, U, weights, width, gen, seed, device):
+        """Maximum-likelihood fine-tuning of the generator on the rows U (model units): (result, anchors).
+
+        The held-out rows are scored as :meth:`score_samples` would score them, from the anchors
+        that F's weights of the time give with the fit's anchor seed.
+        """
+        if not self.fine_tune_iter:
+            return None, anchors
+        param = next(generator.parameters())
+        x = torch.as_tensor(U).to(param)
+        w = None if weights is None else torch.as_tensor(weights).to(param)
+        noise, d = NOISE_FRACTION * width, x.shape[1]
+        rows = chunk_rows(d * d + d * max(self._hidden(), default=d), self._budget_bytes(), itemsize=8, n_buffers=8)
+
+        def score(F, u):
+            with warnings.catch_warnings():  # unconverged held-out rows score low, as in score_samples
+                warnings.simplefilter("ignore", InversionWarning)
+                return generator_log_density(F, NearestAnchor.draw(F, N_ANCHORS, d, seed, device), u,
+                                             noise=noise, rows=rows)
+
+        generator.requires_grad_(True)
+        res = fit_likelihood(generator, x, anchors(x), noise=noise, generator=gen, weights=w,
+                             batch_size=256 if self.batch_size == "auto" else self.batch_size,
+                             learning_rate=self.fine_tune_learning_rate, max_iter=self.fine_tune_iter,
+                             validation_fraction=self.validation_fraction if self.early_stopping else None,
+                             n_iter_no_change=FINE_TUNE_PATIENCE, score=score, verbose=self.verbose,
+                             desc="fine-tuning", callback=self._epoch_callback("fine_tuning"))
+        generator.requires_grad_(False)
+        if not res.converged:
+            warnings.warn(f"Fine-tuning of the generator stopped at fine_tune_iter={self.fine_tune_iter} epochs "
+                          "before its monitored loss stopped improving; consider increasing fine_tune_iter.",
+                          ConvergenceWarning)
+        return res, NearestAnchor.draw(generator.eval(), N_ANCHORS, d, seed, device)
 
     # ------------------------------------------------------------------- sample
     def sample(self, n_samples=1, random_state=None, return_log_prob=False):

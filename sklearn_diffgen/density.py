@@ -193,6 +193,7 @@ def log_density(
     eye = torch.eye(d, dtype=x.dtype, device=x.device)
     z = z0.to(x.dtype).clone()
     y, J = jacobian(F, z)
+    J = J.contiguous()  # an affine F's Jacobians are one matrix, expanded: updated in place below
     r = x - y
     e = _energy(z, r, s2)
     lam = torch.full((m,), 1e-3, dtype=x.dtype, device=x.device)

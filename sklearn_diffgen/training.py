@@ -51,6 +51,30 @@ def _mse(net: nn.Module, u: Tensor, v: Tensor, batch: int) -> float:
     return total / max(1, v.numel())
 
 
+def adam_step(opt: torch.optim.Optimizer, loss: Tensor, epoch: int, hint: str) -> float:
+    """One optimiser step on ``loss``; its value. A non-finite loss raises, ``hint`` saying what to lower."""
+    value = loss.item()
+    if not math.isfinite(value):
+        raise ValueError(f"training diverged in epoch {epoch + 1}: the loss is {value}; lower {hint}")
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    opt.step()
+    return value
+
+
+def finish(net: nn.Module, best_state: dict | None, res: TrainingResult, start: float, hint: str) -> TrainingResult:
+    """Restore the best weights (if any were kept), check that they are finite, and time the result.
+
+    ``hint`` ends the error raised for non-finite weights: what to lower.
+    """
+    if best_state is not None:
+        net.load_state_dict(best_state)
+    if not all(bool(torch.isfinite(p).all()) for p in net.parameters()):
+        raise ValueError(f"training diverged: the network's weights are not finite; lower {hint}")
+    res.time = time.perf_counter() - start
+    return res
+
+
 def logdet_loss(net: nn.Module, u: Tensor, target: Tensor, delta: float = 0.1) -> Tensor:
     r"""Pseudo-Huber loss between :math:`\log|\det \partial F/\partial u|` and its targets, per dimension.
 
@@ -210,13 +234,8 @@ def fit_regression(
                 if use_logdet:
                     sub = idx[:logdet_rows]
                     loss = loss + logdet_weight * logdet_loss(net, u_tr[sub], tau_tr[sub], logdet_delta)
-                value = loss.item()
-                if not math.isfinite(value):
-                    raise ValueError(f"training diverged in epoch {epoch + 1}: the loss is {value}; lower "
-                                     "learning_rate_init (or logdet_weight), or standardise the targets")
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
+                value = adam_step(opt, loss, epoch, "learning_rate_init (or logdet_weight), or standardise the "
+                                  "targets")
                 total += value * idx.shape[0]
             sched.step()
             train_loss = total / n_tr
@@ -246,10 +265,4 @@ def fit_regression(
             if stop:
                 res.converged = True
                 break
-    if best_state is not None:
-        net.load_state_dict(best_state)
-    if not all(bool(torch.isfinite(p).all()) for p in net.parameters()):
-        raise ValueError("training diverged: the network's weights are not finite; lower learning_rate_init "
-                         "(or logdet_weight)")
-    res.time = time.perf_counter() - start
-    return res
+    return finish(net, best_state, res, start, "learning_rate_init (or logdet_weight)")

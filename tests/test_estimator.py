@@ -247,6 +247,46 @@ def test_bad_parameters(params, match, rng):
         DSG(**{**FAST, **params}).fit(rng.normal(size=(50, 2)))
 
 
+def test_fine_tuning_moves_the_density_towards_the_truth(gauss_data):
+    # an undertrained regression (3 epochs) far from N(m, S); maximum likelihood on the rows closes most of the gap
+    Xtr, Xte, law = gauss_data
+    kw = dict(bandwidth=0.1, random_state=0, activation="silu", **{**FAST, "max_iter": 3})
+    with pytest.warns(ConvergenceWarning):
+        base = DSG(**kw).fit(Xtr)
+    with pytest.warns(ConvergenceWarning):
+        tuned = DSG(**kw, fine_tune_iter=40, fine_tune_learning_rate=1e-3).fit(Xtr)
+    truth = law.logpdf(Xte).mean()
+    assert truth - tuned.score(Xte) < 0.5 * (truth - base.score(Xte))
+    scores = tuned.fine_tune_scores_
+    assert len(scores) == len(tuned.fine_tune_loss_curve_) + 1 and min(scores) < scores[0]
+    assert tuned.fit_times_["fine_tuning"] > 0
+    with pytest.warns(ConvergenceWarning):
+        again = DSG(**kw, fine_tune_iter=40, fine_tune_learning_rate=1e-3).fit(Xtr)
+    np.testing.assert_array_equal(again.sample(50, random_state=1), tuned.sample(50, random_state=1))
+
+
+def test_fine_tuning_with_weights_and_without_early_stopping(gauss_data):
+    Xtr = gauss_data[0][:300]
+    w = np.r_[np.full(150, 3.0), np.ones(150)]
+    fits = [DSG(random_state=0, early_stopping=False, fine_tune_iter=2, **FAST).fit(Xtr, sample_weight=sw)
+            for sw in (w, None)]
+    assert [len(f.fine_tune_loss_curve_) for f in fits] == [2, 2] and fits[0].fine_tune_scores_ == []
+    assert fits[0].fine_tune_loss_curve_ != fits[1].fine_tune_loss_curve_  # the weights count
+    assert np.isfinite(fits[0].score(Xtr))
+
+
+def test_diverged_fine_tuning_says_what_to_lower_and_keeps_the_fit(rng):
+    X = rng.normal(size=(60, 3))
+    est = DSG(random_state=0, fine_tune_iter=2, **{**FAST, "max_iter": 3})
+    with pytest.warns(ConvergenceWarning):
+        est.fit(X)
+    before, scores = est.sample(5, random_state=0), list(est.fine_tune_scores_)
+    with pytest.raises(ValueError, match="lower fine_tune_learning_rate"):
+        est.set_params(fine_tune_iter=3, fine_tune_learning_rate=1e6).fit(X)
+    np.testing.assert_array_equal(est.sample(5, random_state=0), before)
+    assert est.fine_tune_scores_ == scores and len(scores) == 3
+
+
 def test_convergence_warning(rng):
     with pytest.warns(ConvergenceWarning, match="max_iter"):
         DSG(**{**FAST, "max_iter": 2}).fit(rng.normal(size=(100, 2)))
@@ -255,7 +295,8 @@ def test_convergence_warning(rng):
 def test_fitted_attributes(fitted):
     assert fitted.device_.type in ("cpu", "cuda") and fitted.device == "auto"
     assert fitted.n_iter_ == len(fitted.loss_curve_) == len(fitted.validation_scores_)
-    assert set(fitted.fit_times_) == {"bandwidth", "labelling", "training"}
+    assert set(fitted.fit_times_) == {"bandwidth", "labelling", "training", "fine_tuning"}
+    assert fitted.fit_times_["fine_tuning"] == 0.0 and fitted.fine_tune_scores_ == []
     assert fitted.bandwidth_ == 0.1 and fitted.noise_ == pytest.approx(0.01)
     assert fitted.best_loss_ == min(fitted.validation_scores_)
 

@@ -8,8 +8,8 @@ for each variant of ``VARIANTS``:
   (:mod:`sklearn_diffgen.likelihood`, step ``fine_tune_learning_rate=1e-4``, early stopping on
   a tenth of the training rows);
 * **silu** and **silu fine-tuned**: the same with a smooth activation, where the
-  fine-tuning's gradient is exact (with ReLU it misses the mass that moves between linear
-  pieces);
+  fine-tuning's gradient is exact up to the Gauss-Newton Hessian (with ReLU it misses the
+  mass that moves between linear pieces);
 * **silu 256x3 fine-tuned**: the same on three hidden layers of 256 (the quality page's tuning
   tries that width);
 * **local teacher**: the teacher route instead, ``teacher="local"`` (manifold Parzen windows),

@@ -180,9 +180,9 @@ class DiffusionSupervisedGenerator(DensityMixin, BaseEstimator):
         :meth:`score_samples` (:mod:`sklearn_diffgen.likelihood`). With ``early_stopping``,
         ``validation_fraction`` of the rows is held out, scored as :meth:`score_samples`
         scores them, and the best epoch kept, the regression's weights included; it stops
-        after 10 epochs without a better score. 0 skips it. It helps on wide data and hurts
-        on small wide sets (:doc:`/benchmarks/fine_tuning`); its gradient is exact for
-        smooth activations, not for ``relu``.
+        after 10 epochs without a better score. 0 skips it. It helps on wide data and can
+        hurt on small wide sets (:doc:`/benchmarks/fine_tuning`); its gradient is exact, up
+        to the Gauss-Newton Hessian, for smooth activations, not for ``relu``.
     fine_tune_learning_rate : float, default=1e-4
         Adam's step size of the fine-tuning (constant).
     keep_training_data : bool, default=False
@@ -266,8 +266,10 @@ class DiffusionSupervisedGenerator(DensityMixin, BaseEstimator):
     best_loss_ : float
         Best monitored loss.
     fine_tune_scores_ : list of float
-        Mean negative log-likelihood (model units) of the fine-tuning's held-out rows before
-        its first epoch and after each; empty without fine-tuning or ``early_stopping``.
+        Mean negative log-likelihood (model units, weighted by ``sample_weight``) of the
+        fine-tuning's held-out rows before its first epoch and after each; empty without
+        fine-tuning, without ``early_stopping``, or when ``validation_fraction`` of the rows
+        rounds to none.
     fine_tune_loss_curve_ : list of float
         Mean negative log-likelihood of the fine-tuning's training rows in each epoch.
     fit_times_ : dict
@@ -510,6 +512,7 @@ class DiffusionSupervisedGenerator(DensityMixin, BaseEstimator):
             t3 = time.perf_counter()
             tuned, anchors = self._fine_tune(generator, anchors, affine.to_model(X), weights, teacher.width, gen,
                                              seeds[2], device)
+            t4 = time.perf_counter()
         if not res.converged:
             warnings.warn(f"Training of the generator stopped at max_iter={self.max_iter} epochs before "
                           "the loss stopped improving; consider increasing max_iter.", ConvergenceWarning)
@@ -525,7 +528,7 @@ class DiffusionSupervisedGenerator(DensityMixin, BaseEstimator):
         self.fine_tune_scores_ = [] if tuned is None else tuned.validation_scores
         self.fine_tune_loss_curve_ = [] if tuned is None else tuned.loss_curve
         self.fit_times_ = {"bandwidth": t1 - t0, "labelling": t2 - t1, "training": t3 - t2,
-                           "fine_tuning": 0.0 if tuned is None else time.perf_counter() - t3}
+                           "fine_tuning": 0.0 if tuned is None else t4 - t3}
         return self
 
     def _fine_tune(self, generator, anchors, U, weights, width, gen, seed, device):

@@ -16,7 +16,8 @@ of E, found by the same Levenberg-Marquardt inversion, started from the row's pr
 plays the role of the encoder of a free-form flow (Draxler et al. 2024), solved exactly
 instead of learned. The gradient of :math:`\log p` in the weights :math:`\theta` follows by
 the envelope theorem (:math:`\nabla_z E = 0` at :math:`z^*`) and implicit differentiation of
-the log-determinant through :math:`z^*` (:func:`laplace_nll`).
+the log-determinant through :math:`z^*`, with the Gauss-Newton part of E's Hessian
+(:func:`laplace_nll`): exact to :math:`O(s^2)` for rows in F's range.
 
 With ReLU (piecewise-linear) networks the Jacobian is constant on each linear piece, so the
 last term vanishes; but then the log-likelihood jumps where a row crosses from one piece to

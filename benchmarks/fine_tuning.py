@@ -32,10 +32,10 @@ import warnings
 
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.preprocessing import StandardScaler
 
 from report import (docstring_body, make_parser, page_header, parse_args, print_table, publish, rst_table,
                     section)
+from quality import prepare
 from sklearn_diffgen import DiffusionSupervisedGenerator, datasets
 from teachers import best_peers
 
@@ -91,14 +91,10 @@ def main(argv=None) -> int:
         variants.insert(0, "defaults")
     peers = best_peers(args.out)
     start, rows = time.perf_counter(), []
+    cfg = {"n_samples": {toy: 3000 if args.quick else 10000 for toy in datasets.TOY_DATASETS}}
     for name in names:
-        toy = name in datasets.TOY_DATASETS
-        split = datasets.load_split(name, n_samples=(3000 if args.quick else 10000) if toy else None,
-                                    random_state=args.seed)
-        scaler = StandardScaler().fit(split.train)
-        train, test = scaler.transform(split.train), scaler.transform(split.test)
-        if len(test) > MAX_SCORE:
-            test = test[np.sort(np.random.default_rng(args.seed).choice(len(test), MAX_SCORE, replace=False))]
+        _, split = prepare(name, cfg, args.seed, MAX_SCORE)  # the quality page's split and scored rows
+        train, test = split["train"], split["scored"]
         peer, peer_ll = peers.get(name, ("", np.nan))
         for variant in variants:
             t0 = time.perf_counter()

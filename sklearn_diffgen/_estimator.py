@@ -539,20 +539,17 @@ class DiffusionSupervisedGenerator(DensityMixin, BaseEstimator):
         """
         if not self.fine_tune_iter:
             return None, anchors
-        param = next(generator.parameters())
-        x = torch.as_tensor(U).to(param)
-        w = None if weights is None else torch.as_tensor(weights).to(param)
+        x = torch.as_tensor(U).to(next(generator.parameters()))
         noise, d = NOISE_FRACTION * width, x.shape[1]
-        rows = chunk_rows(d * d + d * max(self._hidden(), default=d), self._budget_bytes(), itemsize=8, n_buffers=8)
 
         def score(F, u):
             with warnings.catch_warnings():  # unconverged held-out rows score low, as in score_samples
                 warnings.simplefilter("ignore", InversionWarning)
-                return generator_log_density(F, NearestAnchor.draw(F, N_ANCHORS, d, seed, device), u,
-                                             noise=noise, rows=rows)
+                return self._log_density(F, NearestAnchor.draw(F, N_ANCHORS, d, seed, device), noise, u)
 
         generator.requires_grad_(True)
-        res = fit_likelihood(generator, x, anchors(x), noise=noise, generator=gen, weights=w,
+        res = fit_likelihood(generator, x, anchors(x), noise=noise, generator=gen,
+                             weights=None if weights is None else torch.as_tensor(weights),
                              batch_size=256 if self.batch_size == "auto" else self.batch_size,
                              learning_rate=self.fine_tune_learning_rate, max_iter=self.fine_tune_iter,
                              validation_fraction=self.validation_fraction if self.early_stopping else None,
@@ -671,10 +668,14 @@ class DiffusionSupervisedGenerator(DensityMixin, BaseEstimator):
 
     def _model_log_density(self, U, guess=None):
         """The model's log-density at the rows of U (model units), inverted from ``guess`` or the anchors."""
+        return self._log_density(self.generator_, self.anchors_, self.noise_, U, guess)
+
+    def _log_density(self, F, anchors, noise, U, guess=None):
+        """:func:`~sklearn_diffgen.density.generator_log_density` of the generator F at the rows of U, chunked
+        to the memory budget."""
         d = U.shape[1]
         rows = chunk_rows(d * d + d * max(self._hidden(), default=d), self._budget_bytes(), itemsize=8, n_buffers=8)
-        return generator_log_density(self.generator_, self.anchors_, U, noise=self.noise_, rows=rows,
-                                     n_jobs=self.n_jobs, guess=guess)
+        return generator_log_density(F, anchors, U, noise=noise, rows=rows, n_jobs=self.n_jobs, guess=guess)
 
     def _in_data_units(self, logp, X):
         """Model-unit log-densities of the rows X in the units of X: the map's log-determinant, and

@@ -235,10 +235,11 @@ def fit_likelihood(
                 monitored = validate() if n_val else res.loss_curve[-1]
                 bar.set_postfix(nll=f"{res.loss_curve[-1]:.4g}", val=f"{monitored:.4g}" if n_val else "-",
                                 refresh=False)
-                bad = 0 if monitored < res.best_loss else bad + 1
                 if monitored < res.best_loss:
-                    res.best_loss = monitored
+                    res.best_loss, bad = monitored, 0
                     best_state = copy.deepcopy(F.state_dict()) if n_val else None
+                else:
+                    bad += 1
                 stop = callback is not None and bool(callback(epoch, res.loss_curve[-1], monitored if n_val else None))
                 if stop or bad >= n_iter_no_change:
                     res.converged = True
